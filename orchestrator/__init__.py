@@ -1,0 +1,4 @@
+"""Sweep orchestration: CLI, Ray cluster, experiment folder, Tuner, Parquet writer.
+
+Entry point: ``python -m orchestrator --help``.
+"""

@@ -1,0 +1,132 @@
+"""``python -m orchestrator``: launch sweeps and look at spaces.
+
+One function per subcommand; ``main(argv)`` is the only error boundary: domain errors become
+``error: <message>`` on stderr and a non-zero exit code (traceback only with ``--debug``).
+Nothing heavy is imported until a subcommand needs it, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from orchestrator.errors import OrchestratorError, UsageError
+
+DEFAULT_STORAGE = "./experiments"
+
+
+def _add_launch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("launch", help="start a sweep over a named search space",
+                       description="Start a sweep: Optuna proposes, Ray Tune runs, every "
+                       "result lands in <storage>/<name>/results/*.parquet.")
+    p.add_argument("--space", required=True, help="search space name (see list-spaces)")
+    p.add_argument("--profile", default="paper", help="paper | dev | demo | smoke "
+                   "(default: paper)")
+    p.add_argument("--num-samples", type=int, help="number of trials (default: the profile's)")
+    p.add_argument("--concurrency", type=int,
+                   help="trials running at once (default: what the cluster fits)")
+    p.add_argument("--storage", default=DEFAULT_STORAGE, help="storage root (default: "
+                   f"{DEFAULT_STORAGE})")
+    p.add_argument("--name", help="experiment name (default: <space>-<profile>-<time>)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a trainable setting (repeatable); pins a searched one")
+    p.add_argument("--data-dir", help="local GLUE data: HF parquet layout or GLUE_DATA TSVs")
+    p.add_argument("--model", help="hub id, local folder, or an alias: minilm, tiny")
+    p.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT "
+                   "(default: start a local one)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, help="fractions allowed (default: 1 if "
+                   "the cluster has GPUs, else 0)")
+    p.add_argument("--seed", type=int, help="seed of the Optuna sampler")
+    p.add_argument("--max-failures", type=int, default=0,
+                   help="retries of a failed trial from its last checkpoint")
+    p.add_argument("--num-cpus", type=int, help="CPUs of a locally started cluster")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--dashboard-host", default="127.0.0.1",
+                   help="interface of the local cluster's dashboard (default: 127.0.0.1)")
+    p.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    p.add_argument("--tune-verbose", type=int, default=0, choices=(0, 1, 2),
+                   help="Ray Tune's own console tables (default 0: our one-line progress)")
+    p.set_defaults(func=cmd_launch)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestrator",
+        description="Ray Tune + Optuna sweeps for pruning pre-trained language models "
+        "(SMP, CAP), results in Parquet.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_launch(sub)
+    p = sub.add_parser("list-spaces", help="list the named search spaces")
+    p.set_defaults(func=cmd_list_spaces)
+    p = sub.add_parser("show-space", help="show a space: settings, ranges, objectives")
+    p.add_argument("name")
+    p.add_argument("--profile", default="paper")
+    p.set_defaults(func=cmd_show_space)
+    return parser
+
+
+def _space(name: str):
+    import search_spaces
+
+    try:
+        return search_spaces.get_space(name)
+    except search_spaces.UnknownSpaceError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_list_spaces(args: argparse.Namespace) -> int:
+    import search_spaces
+
+    for name in search_spaces.space_names():
+        space = search_spaces.get_space(name)
+        print(f"{name:<22} {space.trainable:<6} {space.description}")
+    return 0
+
+
+def cmd_show_space(args: argparse.Namespace) -> int:
+    space = _space(args.name)
+    from orchestrator.settings import build_settings
+
+    sweep = build_settings(space, args.profile)
+    print(f"space      {space.name}  (trainable {space.trainable})")
+    print(f"           {space.description}")
+    print("objectives " + ", ".join(f"{m} ({mode})" for m, mode in space.objectives))
+    print(f"profile    {args.profile}")
+    print("searched")
+    for suggestion in space.suggestions().values():
+        pinned = "" if suggestion.name in sweep.searched else "  [pinned by profile]"
+        print(f"  {suggestion.describe()}{pinned}")
+    print("settings")
+    for key, value in sorted(sweep.settings.items()):
+        print(f"  {key} = {value!r}")
+    return 0
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from orchestrator.launch import launch
+
+    return launch(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except OrchestratorError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted; continue with `python -m orchestrator resume NAME`",
+              file=sys.stderr)
+        return 130
+
+
+def default_name(space: str, profile: str) -> str:
+    return f"{space}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}"

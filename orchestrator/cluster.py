@@ -1,0 +1,67 @@
+"""Connecting to Ray: a fresh local cluster, or an existing one with ``--address``.
+
+A bare ``ray.init()`` joins whatever cluster is running on the machine, so a local cluster is
+always started explicitly with ``address="local"``. The dashboard listens on 127.0.0.1 unless
+the user says otherwise; Ray 2.60's token authentication is left on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from orchestrator.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    address: str
+    dashboard_url: str | None
+    started_here: bool
+    resources: dict[str, float]
+
+
+def auth_hint() -> str:
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        return "token authentication is disabled (RAY_AUTH_MODE=disabled)"
+    return "log in with the token printed by `ray get-auth-token` (token auth is on)"
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None,
+            num_gpus: int | None = None, include_dashboard: bool = True,
+            dashboard_host: str = "127.0.0.1") -> ClusterInfo:
+    """Join ``address`` (``auto`` or ``HOST:PORT``), or start a local cluster."""
+    import ray
+
+    if ray.is_initialized():  # e.g. a test fixture or a notebook already connected
+        return _info(started_here=False, address=address or "existing")
+    if address is None:
+        ctx = ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus,
+                       include_dashboard=include_dashboard, dashboard_host=dashboard_host,
+                       log_to_driver=True, logging_level="WARNING")
+        return _info(started_here=True, address=ctx.address_info.get("address", "local"),
+                     dashboard=ctx.dashboard_url or None)
+    try:
+        ctx = ray.init(address=address, logging_level="WARNING")
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageError(f"--address {address}: could not join a Ray cluster: {exc}") from None
+    return _info(started_here=False, address=address, dashboard=ctx.dashboard_url or None)
+
+
+def _info(*, started_here: bool, address: str, dashboard: str | None = None) -> ClusterInfo:
+    import ray
+
+    if dashboard is None:
+        try:
+            dashboard = ray.get_runtime_context().dashboard_url or None  # type: ignore[attr-defined]
+        except AttributeError:
+            dashboard = None
+    resources = {k: float(v) for k, v in ray.cluster_resources().items()}
+    return ClusterInfo(address, dashboard, started_here, resources)
+
+
+def shutdown_if_started(info: ClusterInfo) -> None:
+    if info.started_here:
+        import ray
+
+        ray.shutdown()

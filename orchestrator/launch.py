@@ -1,0 +1,134 @@
+"""``launch``: check everything cheap first, then start Ray and run the sweep.
+
+Order matters for users: a typo in ``--set``, a missing data folder, an unavailable model or an
+unwritable storage path must fail in a second with one line, before a cluster starts or an
+experiment folder is created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from orchestrator.cli import default_name
+from orchestrator.errors import OrchestratorError, UsageError
+from orchestrator.experiment import Experiment, check_writable
+from orchestrator.settings import SweepSettings, build_settings, describe
+from orchestrator.sweep import Resources, SweepPlan, run_sweep
+
+
+def preflight_data_and_model(sweep: SweepSettings) -> None:
+    """Fail fast on an unknown task, missing data or a model that cannot be loaded here."""
+    from trainables.hub import HubUnavailableError
+    from trainables.model_source import ModelUnavailableError, check_model
+    from trainables.tasks import get_task
+
+    settings = sweep.settings
+    try:
+        task = get_task(settings["task"])
+        check_model(settings.get("model", "bert-base-uncased"))
+    except (ValueError, ModelUnavailableError, HubUnavailableError) as exc:
+        raise UsageError(str(exc)) from None
+    if settings.get("synthetic_data"):
+        return
+    from trainables.data import load_split
+
+    try:
+        for split in ("train", *task.eval_splits):
+            load_split(task, split, data_dir=settings.get("data_dir"))
+    except (FileNotFoundError, HubUnavailableError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def plan_resources(args: argparse.Namespace, cluster_resources: dict[str, float],
+                   num_samples: int) -> tuple[Resources, int]:
+    """Per-trial resources and concurrency, checked against what the cluster has."""
+    cpus, gpus_total = cluster_resources.get("CPU", 0.0), cluster_resources.get("GPU", 0.0)
+    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else \
+        (1.0 if gpus_total >= 1 else 0.0)
+    if args.cpus_per_trial <= 0:
+        raise UsageError(f"--cpus-per-trial must be > 0, but got {args.cpus_per_trial}")
+    if gpus < 0:
+        raise UsageError(f"--gpus-per-trial must be >= 0, but got {gpus}")
+    if args.cpus_per_trial > cpus:
+        raise UsageError(f"a trial asks for {args.cpus_per_trial} CPUs but the cluster has "
+                         f"{cpus:g}; lower --cpus-per-trial")
+    if gpus > gpus_total:
+        raise UsageError(f"a trial asks for {gpus:g} GPUs but the cluster has {gpus_total:g}; "
+                         "use --gpus-per-trial 0 or join a cluster with GPUs (--address)")
+    fits = math.floor(cpus / args.cpus_per_trial)
+    if gpus > 0:
+        fits = min(fits, math.floor(gpus_total / gpus))
+    concurrency = args.concurrency or max(1, min(fits, num_samples))
+    if concurrency < 1:
+        raise UsageError(f"--concurrency must be >= 1, but got {concurrency}")
+    return Resources(args.cpus_per_trial, gpus), concurrency
+
+
+def launch(args: argparse.Namespace) -> int:
+    from orchestrator.cli import _space
+    from search_spaces import get_profile
+
+    space = _space(args.space)
+    name = args.name or default_name(space.name, args.profile)
+    experiment = Experiment.at(args.storage, name)
+    check_writable(experiment.storage)
+    if experiment.exists():
+        raise UsageError(f"experiment {name!r} already exists in {experiment.storage}; "
+                         f"continue it with `python -m orchestrator resume {name}` or pick "
+                         "another --name")
+    sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
+                           data_dir=args.data_dir, storage_root=experiment.storage)
+    num_samples = args.num_samples or get_profile(args.profile).num_samples
+    if num_samples < 1:
+        raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")
+    preflight_data_and_model(sweep)
+
+    from orchestrator.cluster import auth_hint, connect, shutdown_if_started
+
+    cluster = connect(args.address, num_cpus=args.num_cpus,
+                      include_dashboard=not args.no_dashboard,
+                      dashboard_host=args.dashboard_host)
+    try:
+        resources, concurrency = plan_resources(args, cluster.resources, num_samples)
+        experiment.create({**describe(sweep), "num_samples": num_samples,
+                           "concurrency": concurrency, "seed": args.seed,
+                           "resources": vars(resources), "address": args.address})
+        _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint())
+        plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
+                         seed=args.seed, max_failures=args.max_failures, quiet=args.quiet,
+                         verbosity=args.tune_verbose)
+        grid = run_sweep(plan)
+    finally:
+        shutdown_if_started(cluster)
+    return _finish(experiment, grid, num_samples)
+
+
+def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
+                 concurrency: int, cluster: Any, hint: str) -> None:
+    print(f"experiment {experiment.name}: {num_samples} trials of {sweep.space.name} "
+          f"({sweep.profile} profile), {concurrency} at a time")
+    print(f"  folder    {experiment.path}")
+    print(f"  searching {', '.join(sweep.searched) or '(nothing: every parameter is pinned)'}")
+    if cluster.dashboard_url:
+        print(f"  dashboard http://{cluster.dashboard_url.removeprefix('http://')}  ({hint})")
+
+
+def _finish(experiment: Experiment, grid: Any, num_samples: int) -> int:
+    errors = grid.num_errors
+    print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
+          f"{experiment.results_dir}")
+    _print_front(experiment)
+    if errors and errors == len(grid):
+        raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
+                                f"results or the trial logs under {experiment.path}")
+    return 0
+
+
+def _print_front(experiment: Experiment) -> None:
+    try:
+        from analysis.cli import main as analysis_main
+    except ImportError:
+        return
+    analysis_main(["pareto", str(experiment.path)])

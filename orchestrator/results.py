@@ -1,0 +1,137 @@
+"""A Ray Tune callback that writes every reported result to Parquet as it arrives.
+
+One file per (trial, iteration): ``results/<trial_id>-it<iteration>.parquet``, written to a
+temporary name and renamed into place, never rewritten. The file name is the row's key, so a
+result that Tune reports again after a restore (a trial resumed from an older checkpoint) is
+recognised and not written twice. A trial that ends without a final row (it failed, diverged,
+or was stopped early) gets one terminal row saying so, with its last metrics and the error.
+
+The callback lives in the driver; it holds only strings so Tune can pickle it with its state.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from analysis import schema as S
+
+DIVERGED_MARK = "TrialDivergedError"
+
+
+def result_file(results_dir: Path, trial_id: str, iteration: int, suffix: str = "") -> Path:
+    return results_dir / f"{trial_id}-it{iteration:06d}{suffix}.parquet"
+
+
+def build_row(
+    result: Mapping[str, Any],
+    config: Mapping[str, Any],
+    identity: Mapping[str, Any],
+    searched: Sequence[str],
+    trial_id: str,
+) -> dict[str, Any]:
+    """One schema row from a Tune result dict and the trial's config."""
+    row: dict[str, Any] = {column: result.get(column) for column in S.METRIC_COLUMNS}
+    row.update(identity)
+    row[S.TRIAL_ID] = trial_id
+    row[S.ITERATION] = int(result.get("training_iteration", 0))
+    row[S.METHOD] = result.get("method")
+    row[S.TASK] = result.get("task", config.get("task"))
+    row[S.MODEL] = result.get("model", config.get("model"))
+    row[S.SEED] = result.get("seed", config.get("seed"))
+    row[S.IS_FINAL] = bool(result.get(S.IS_FINAL, False))
+    row[S.STATUS] = S.STATUS_COMPLETED if row[S.IS_FINAL] else S.STATUS_RUNNING
+    for name in searched:
+        row[S.param_column(name)] = config.get(name)
+    return row
+
+
+def write_rows_atomic(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Write ``rows`` to ``path`` unless it exists; True when written."""
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    pq.write_table(S.rows_to_table(rows), tmp)
+    os.replace(tmp, path)
+    return True
+
+
+class ParquetResultsCallback(Callback):
+    """Writes result rows under ``<experiment>/results`` and prints a line per finished trial."""
+
+    def __init__(self, results_dir: str, identity: Mapping[str, Any], searched: Sequence[str],
+                 objectives: Sequence[str], num_samples: int, quiet: bool = False) -> None:
+        self.results_dir = results_dir
+        self.identity = dict(identity)
+        self.searched = list(searched)
+        self.objectives = list(objectives)
+        self.num_samples = num_samples
+        self.quiet = quiet
+        self.rows_written = 0
+        self._finished: set[str] = set()
+
+    def setup(self, **info: Any) -> None:
+        Path(self.results_dir).mkdir(parents=True, exist_ok=True)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        row = build_row(result, trial.config, self.identity, self.searched, trial.trial_id)
+        path = result_file(Path(self.results_dir), trial.trial_id, row[S.ITERATION])
+        self.rows_written += write_rows_atomic(path, [row])
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        last = trial.last_result or {}
+        if not last.get(S.IS_FINAL):
+            self._terminal_row(trial, S.STATUS_PRUNED, None)
+        self._progress(trials, trial, "done" if last.get(S.IS_FINAL) else "stopped")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = _error_text(trial)
+        status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
+        self._terminal_row(trial, status, error)
+        self._progress(trials, trial, status)
+
+    def _terminal_row(self, trial: Any, status: str, error: str | None) -> None:
+        last = trial.last_result or {}
+        row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
+        row[S.ITERATION] = int(last.get("training_iteration", 0)) + 1
+        row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
+        path = result_file(Path(self.results_dir), trial.trial_id, row[S.ITERATION], f"-{status}")
+        self.rows_written += write_rows_atomic(path, [row])
+
+    def _progress(self, trials: list, trial: Any, what: str) -> None:
+        if self.quiet:
+            return
+        self._finished.add(trial.trial_id)
+        self._finished.update(t.trial_id for t in trials if t.status in ("TERMINATED", "ERROR"))
+        finished = len(self._finished)
+        last = trial.last_result or {}
+        values = " ".join(f"{m}={last[m]:.4g}" for m in self.objectives
+                          if isinstance(last.get(m), (int, float)))
+        params = ", ".join(f"{p}={_short(trial.config.get(p))}" for p in self.searched)
+        seconds = last.get("time_total_s", 0.0) or 0.0
+        print(f"[{finished}/{self.num_samples}] trial {trial.trial_id} {what}: {values} "
+              f"({params}) {seconds:.0f}s", file=sys.stdout, flush=True)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _error_text(trial: Any) -> str:
+    """The trial's error, first line(s) of what Tune recorded, trimmed for a Parquet cell."""
+    text = ""
+    for attr in ("error_message",):
+        text = getattr(trial, attr, None) or ""
+    path = getattr(trial, "error_file", None)
+    if not text and path and os.path.exists(path):
+        text = Path(path).read_text(errors="replace")
+    return text.strip()[-2000:] or "the trial failed (no error message recorded)"

@@ -1,0 +1,102 @@
+"""From a space, a profile and the command line to validated trial settings.
+
+Everything a trial will see is checked here, in the driver, before Ray starts: ``--set`` keys
+and types against the trainable's config class, the merged settings by building that config
+once with every searched parameter at the low end of its range, paths made absolute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UsageError
+from search_spaces import SearchSpace, get_profile
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What every trial of a sweep shares; the searched values come from Optuna."""
+
+    space: SearchSpace
+    profile: str
+    overrides: dict[str, Any]  # --set, --model, --data-dir and storage_root, typed
+    searched: tuple[str, ...]  # parameters Optuna chooses (pins removed)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.space.settings(self.profile, self.overrides)
+
+
+def parse_sets(trainable: str, pairs: Sequence[str]) -> dict[str, Any]:
+    """``["lr=3e-5", "bf16=true"]`` -> typed values, checked against the trainable's config."""
+    from trainables import config_class
+    from trainables.config import ConfigError, parse_value
+
+    cls = config_class(trainable)
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects key=value, but got {pair!r}")
+        try:
+            values[key.strip()] = parse_value(cls, key.strip(), text.strip())
+        except ConfigError as exc:
+            raise UsageError(f"--set {pair}: {exc}") from None
+    return values
+
+
+def build_settings(
+    space: SearchSpace,
+    profile: str,
+    *,
+    sets: Sequence[str] = (),
+    model: str | None = None,
+    data_dir: str | None = None,
+    storage_root: Path | None = None,
+) -> SweepSettings:
+    try:
+        get_profile(profile)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    overrides = parse_sets(space.trainable, sets)
+    if model is not None:
+        overrides["model"] = model
+    if data_dir is not None:
+        path = Path(data_dir).expanduser().resolve()
+        if not path.is_dir():
+            raise UsageError(f"--data-dir {data_dir}: no such directory ({path})")
+        overrides["data_dir"] = str(path)
+        overrides.setdefault("synthetic_data", False)
+    if storage_root is not None:
+        overrides["storage_root"] = str(storage_root)
+    sweep = SweepSettings(space, profile, overrides, space.free_parameters(profile, overrides))
+    validate_settings(sweep)
+    return sweep
+
+
+def validate_settings(sweep: SweepSettings) -> None:
+    """Build the trainable's config once, with each searched value at the low end."""
+    from trainables import config_class
+    from trainables.config import ConfigError, from_mapping
+
+    trial: dict[str, Any] = dict(sweep.settings)
+    for name, suggestion in sweep.space.suggestions().items():
+        if name not in trial:
+            trial[name] = suggestion.low if suggestion.kind != "categorical" \
+                else suggestion.choices[0]
+    try:
+        from_mapping(config_class(sweep.space.trainable), trial)
+    except ConfigError as exc:
+        raise UsageError(f"space {sweep.space.name!r} with profile {sweep.profile!r}: "
+                         f"{exc}") from None
+
+
+def describe(sweep: SweepSettings) -> Mapping[str, Any]:
+    """A JSON-able record of the sweep for experiment.json."""
+    space = sweep.space
+    return {"space": space.name, "trainable": space.trainable, "profile": sweep.profile,
+            "overrides": sweep.overrides, "searched": list(sweep.searched),
+            "objectives": [list(o) for o in space.objectives], "settings": sweep.settings}

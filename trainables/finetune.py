@@ -1,0 +1,216 @@
+"""The fine-tuning loop every trainable shares.
+
+Flat and readable top to bottom (nanoGPT's train.py is the model): AdamW with explicit weight
+decay, linear warm-up then linear decay, gradient clipping, optional bf16 autocast, an
+evaluation every ``eval_every`` optimizer steps that reports metrics and a checkpoint, and an
+exact resume: the batch order of an epoch is a pure function of (seed, epoch), so a resumed run
+skips the batches it already took and continues with the same ones it would have seen.
+
+Methods plug in through :class:`Hooks` (the loss, per-step schedules, sparsity accounting,
+extra checkpoint state) instead of copying the loop.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainables import checkpoint as ckpt
+from trainables.config import TrainConfig
+from trainables.data import TaskData, batches
+from trainables.evaluation import evaluate, logits_of, measure_latency_ms, task_loss
+from trainables.reporting import Reporter
+from trainables.runtime import autocast, to_device
+
+
+class TrialDivergedError(RuntimeError):
+    """The training loss became NaN or infinite; the trial cannot continue."""
+
+
+def lr_multiplier(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up to 1 over ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def default_param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Weight decay on weights, none on biases and LayerNorm (BERT's recipe)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def dense_sparsity(model: nn.Module) -> dict[str, float | int]:
+    from trainables.sparsity import encoder_param_count
+
+    total = encoder_param_count(model)
+    return {"weight_sparsity": 0.0, "head_sparsity": 0.0, "params_total": total,
+            "params_remaining": total}
+
+
+@dataclass
+class Hooks:
+    """What a method changes in the shared loop. Every field has the dense behaviour."""
+
+    method: str = "dense"
+    # loss(model, batch, step) -> scalar; batch is on the device, inside autocast
+    loss: Callable[[nn.Module, dict[str, torch.Tensor], int], torch.Tensor] | None = None
+    param_groups: Callable[[nn.Module, TrainConfig], list[dict[str, Any]]] = default_param_groups
+    on_step_start: Callable[[int], None] | None = None  # e.g. CAP's threshold schedule
+    on_epoch_start: Callable[[int], None] | None = None  # e.g. CAP's memory banks
+    before_eval: Callable[[], None] | None = None  # e.g. CAP: evaluate at the final threshold
+    after_eval: Callable[[], None] | None = None
+    sparsity: Callable[[nn.Module], Mapping[str, Any]] = dense_sparsity
+    final_metrics: Callable[[nn.Module], Mapping[str, Any]] | None = None
+    # extra checkpoint state: save(dir) / load(dir)
+    save_extra: Callable[[Path], None] | None = None
+    load_extra: Callable[[Path], None] | None = None
+    forward: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor] = logits_of
+
+
+@dataclass
+class _Progress:
+    step: int = 0
+    train_time_s: float = 0.0
+    examples: int = 0
+    elapsed_before_s: float = 0.0  # wall time of earlier attempts (resume)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_steps(cfg: TrainConfig, num_train: int) -> tuple[int, int, int, int]:
+    """(steps_per_epoch, total_steps, warmup_steps, eval_every) for a training set size."""
+    steps_per_epoch = max(1, math.ceil(num_train / cfg.train_batch_size))
+    total = cfg.max_steps or max(1, math.ceil(cfg.num_train_epochs * steps_per_epoch))
+    warmup = cfg.warmup_steps or int(round(cfg.warmup_ratio * total))
+    eval_every = cfg.eval_every or steps_per_epoch
+    return steps_per_epoch, total, warmup, eval_every
+
+
+def _epoch_batches(data: TaskData, cfg: TrainConfig, epoch: int, skip: int) -> Iterator[dict]:
+    generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    it = batches(data.train, cfg.train_batch_size, shuffle=True, generator=generator,
+                 trim_padding=cfg.trim_padding)
+    for index, batch in enumerate(it):
+        if index >= skip:
+            yield batch
+
+
+def fine_tune(
+    cfg: TrainConfig,
+    model: nn.Module,
+    data: TaskData,
+    report: Reporter,
+    *,
+    device: torch.device,
+    hooks: Hooks | None = None,
+    resume_from: Path | None = None,
+    identity: Mapping[str, Any] | None = None,
+) -> nn.Module:
+    """Train ``model`` on ``data.train``, evaluating and reporting every ``eval_every`` steps.
+
+    Returns the trained model. The last report carries ``is_final=True``.
+    """
+    hooks = hooks or Hooks()
+    steps_per_epoch, total, warmup, eval_every = plan_steps(cfg, len(data.train["input_ids"]))
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(hooks.param_groups(model, cfg), lr=cfg.learning_rate,
+                                  eps=cfg.adam_epsilon, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_multiplier(s, warmup, total))
+    progress = _Progress()
+    if resume_from is not None:
+        state = ckpt.load_checkpoint(Path(resume_from), model)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        ckpt.restore_rng(state["rng"])
+        progress = _Progress(state["step"], state["train_time_s"], state["examples"],
+                             state["elapsed_s"])
+        if hooks.load_extra is not None:
+            hooks.load_extra(Path(resume_from))
+    loss_fn = hooks.loss or (lambda m, b, s: task_loss(data.task, hooks.forward(m, b),
+                                                       b["labels"]))
+    start = time.perf_counter()
+    base = {"method": hooks.method, **(identity or {})}
+
+    def do_eval(final: bool) -> None:
+        if hooks.before_eval:
+            hooks.before_eval()
+        metrics = evaluate(model, data, batch_size=cfg.eval_batch_size, device=device,
+                           bf16=cfg.bf16, trim_padding=cfg.trim_padding, forward=hooks.forward)
+        metrics.update(hooks.sparsity(model))
+        if final and cfg.measure_latency:
+            any_eval = next(iter(data.evals.values()))
+            metrics["latency_ms"] = measure_latency_ms(model, any_eval, device=device,
+                                                       bf16=cfg.bf16)
+        if final and hooks.final_metrics:
+            metrics.update(hooks.final_metrics(model))
+        if hooks.after_eval:
+            hooks.after_eval()
+        elapsed = progress.elapsed_before_s + time.perf_counter() - start
+        metrics.update(base, step=progress.step, epoch=progress.step / steps_per_epoch,
+                       elapsed_s=elapsed, is_final=final, train_time_s=progress.train_time_s,
+                       examples_per_s=progress.examples / max(progress.train_time_s, 1e-9),
+                       device=str(device))
+        _report_with_checkpoint(report, metrics, model, optimizer, scheduler, progress,
+                                elapsed, hooks)
+
+    while progress.step < total:
+        epoch, done_in_epoch = divmod(progress.step, steps_per_epoch)
+        if done_in_epoch == 0 and hooks.on_epoch_start:
+            hooks.on_epoch_start(epoch)
+        for batch in _epoch_batches(data, cfg, epoch, done_in_epoch):
+            t0 = time.perf_counter()
+            if hooks.on_step_start:
+                hooks.on_step_start(progress.step)
+            batch = to_device(batch, device)
+            with autocast(device, cfg.bf16):
+                loss = loss_fn(model, batch, progress.step)
+            if not torch.isfinite(loss):
+                raise TrialDivergedError(
+                    f"TrialDivergedError: training loss is {loss.item()} at step "
+                    f"{progress.step} (learning_rate={cfg.learning_rate})")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            progress.step += 1
+            progress.examples += len(batch["input_ids"])
+            progress.train_time_s += time.perf_counter() - t0
+            if progress.step % eval_every == 0 or progress.step == total:
+                do_eval(final=progress.step == total)
+            if progress.step == total:
+                break
+    return model
+
+
+def _report_with_checkpoint(report, metrics, model, optimizer, scheduler, progress, elapsed,
+                            hooks: Hooks) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="trial-ckpt-"))
+    try:
+        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "rng": ckpt.rng_state(), "step": progress.step,
+                 "train_time_s": progress.train_time_s, "examples": progress.examples,
+                 "elapsed_s": elapsed}
+        ckpt.save_checkpoint(directory, model, state)
+        if hooks.save_extra is not None:
+            hooks.save_extra(directory)
+        report(metrics, checkpoint_dir=directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,61 @@
+"""The one module where trainables meet Ray: a ``run(config, report)`` as a Tune trainable.
+
+The adapter turns our Reporter calls into ``ray.tune.report`` (with a ``ray.tune.Checkpoint``
+when the trainable hands over a checkpoint folder), hands the latest checkpoint from
+``ray.tune.get_checkpoint()`` back as ``resume_from`` after a retry or a resumed sweep, and sets
+torch's thread count to the trial's CPU share when the config does not say otherwise.
+Only ``ray.tune.*`` is used: ``ray.train.report`` errors inside Tune functions in Ray 2.60.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _cpu_share() -> int:
+    from ray import tune
+
+    try:
+        resources = tune.get_context().get_trial_resources()
+        cpus = sum(bundle.get("CPU", 0) for bundle in resources.bundles)
+    except Exception:  # not inside a trial (e.g. called directly in tests)
+        return 0
+    return max(1, math.floor(cpus)) if cpus else 1
+
+
+def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
+    """A Ray Tune function trainable running trainable ``name``."""
+
+    def trainable(config: dict[str, Any]) -> None:
+        from ray import tune
+
+        from trainables import run_function
+
+        # Ray logs every persisted checkpoint at INFO; one line per evaluation is noise.
+        logging.getLogger("ray.train").setLevel(logging.WARNING)
+        run = run_function(name)
+        config = dict(config)
+        if not config.get("num_threads"):
+            config["num_threads"] = _cpu_share()
+
+        def report(metrics: Mapping[str, Any], checkpoint_dir: Path | None = None) -> None:
+            checkpoint = None
+            if checkpoint_dir is not None:
+                checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir))
+            tune.report(dict(metrics), checkpoint=checkpoint)
+
+        previous = tune.get_checkpoint()
+        with tempfile.TemporaryDirectory(prefix="resume-") as tmp:
+            resume_from = None
+            if previous is not None:
+                resume_from = Path(previous.to_directory(tmp))
+            run(config, report, resume_from=resume_from)
+
+    trainable.__name__ = name
+    trainable.__qualname__ = name
+    return trainable
