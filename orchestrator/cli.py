@@ -120,12 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrchestratorError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted; continue with `python -m orchestrator resume NAME`",
               file=sys.stderr)
         return 130
+
+
+def one_line(message: str) -> str:
+    """Errors are one line (scripts grep them); fold any listing a message carries."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 def default_name(space: str, profile: str) -> str:

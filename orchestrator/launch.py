@@ -119,16 +119,8 @@ def _finish(experiment: Experiment, grid: Any, num_samples: int) -> int:
     errors = grid.num_errors
     print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
           f"{experiment.results_dir}")
-    _print_front(experiment)
+    print(f"  fronts and report: python -m analysis pareto {experiment.path}")
     if errors and errors == len(grid):
         raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
                                 f"results or the trial logs under {experiment.path}")
     return 0
-
-
-def _print_front(experiment: Experiment) -> None:
-    try:
-        from analysis.cli import main as analysis_main
-    except ImportError:
-        return
-    analysis_main(["pareto", str(experiment.path)])

@@ -118,4 +118,8 @@ class _TrialNamer:
 
 def run_sweep(plan: SweepPlan) -> Any:
     """Fit the sweep; returns Tune's ResultGrid."""
+    if plan.verbosity == 0:
+        # Tune's new console output prints its banner even at verbose=0; the legacy engine
+        # at verbose=0 is silent and our progress lines speak instead.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     return make_tuner(plan).fit()

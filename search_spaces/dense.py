@@ -17,8 +17,7 @@ def define_dense(trial: Any) -> None:
     trial.suggest_float("warmup_ratio", 0.0, 0.1)
 
 
-_DEV = {"dev": {"eval_every": 0}, "demo": {"num_train_epochs": 1},
-        "smoke": {"num_train_epochs": 1}}
+_PROFILES = {"smoke": {"num_train_epochs": 1}}
 
 
 def dense_spaces() -> list[SearchSpace]:
@@ -30,7 +29,7 @@ def dense_spaces() -> list[SearchSpace]:
             define=define_dense,
             objectives=(("score", "max"),),
             fixed={"task": task},
-            profiles=_DEV,
+            profiles=_PROFILES,
         )
         for task in GLUE_TASKS
     ]

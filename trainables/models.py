@@ -99,6 +99,7 @@ def load_classifier(
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the load report lists the new head on every trial
+    hf_logging.disable_progress_bar()  # one "Loading weights" bar per trial is noise
     source = resolve_model(name)
     problem = "regression" if num_labels == 1 else "single_label_classification"
     if source.kind == "tiny":
