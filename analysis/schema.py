@@ -13,11 +13,16 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not at import time
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +62,7 @@ EXAMPLES_PER_S = "examples_per_s"
 DEVICE = "device"
 LATENCY_MS = "latency_ms"
 DENSE_LATENCY_MS = "dense_latency_ms"
+NODE = "node"  # the Ray node that ran the evaluation
 # bookkeeping
 SCHEMA_VERSION_COL = "schema_version"
 ERROR = "error"
@@ -110,6 +116,7 @@ COLUMNS: dict[str, pa.DataType] = {
     DEVICE: _STR,
     LATENCY_MS: _F64,
     DENSE_LATENCY_MS: _F64,
+    NODE: _STR,
     SCHEMA_VERSION_COL: pa.int32(),
     ERROR: _STR,
 }
@@ -159,6 +166,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     DEVICE,
     LATENCY_MS,
     DENSE_LATENCY_MS,
+    NODE,
 )
 
 
@@ -244,7 +252,7 @@ def result_files(experiment_dir: str | Path) -> list[Path]:
     return sorted(p for p in results.glob("*.parquet") if p.is_file())
 
 
-def read_results(experiment_dir: str | Path, *, strict: bool = False):  # -> pd.DataFrame
+def read_results(experiment_dir: str | Path, *, strict: bool = False) -> pd.DataFrame:
     """Read and validate every result file of a local experiment folder.
 
     A file that is not Parquet, or lacks required columns, is skipped with a warning that

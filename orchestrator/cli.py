@@ -17,6 +17,21 @@ from orchestrator.errors import OrchestratorError, UsageError
 DEFAULT_STORAGE = "./experiments"
 
 
+def _add_cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", default=DEFAULT_STORAGE, help="storage root (default: "
+                   f"{DEFAULT_STORAGE})")
+    p.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT "
+                   "(default: start a local one)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of a locally started cluster")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--dashboard-host", default="127.0.0.1",
+                   help="interface of the local cluster's dashboard (default: 127.0.0.1; "
+                   "anything else exposes a service that runs code for whoever reaches it)")
+    p.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    p.add_argument("--tune-verbose", type=int, default=0, choices=(0, 1, 2),
+                   help="Ray Tune's own console tables (default 0: our one-line progress)")
+
+
 def _add_launch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("launch", help="start a sweep over a named search space",
                        description="Start a sweep: Optuna proposes, Ray Tune runs, every "
@@ -27,29 +42,62 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-samples", type=int, help="number of trials (default: the profile's)")
     p.add_argument("--concurrency", type=int,
                    help="trials running at once (default: what the cluster fits)")
-    p.add_argument("--storage", default=DEFAULT_STORAGE, help="storage root (default: "
-                   f"{DEFAULT_STORAGE})")
     p.add_argument("--name", help="experiment name (default: <space>-<profile>-<time>)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a trainable setting (repeatable); pins a searched one")
     p.add_argument("--data-dir", help="local GLUE data: HF parquet layout or GLUE_DATA TSVs")
     p.add_argument("--model", help="hub id, local folder, or an alias: minilm, tiny")
-    p.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT "
-                   "(default: start a local one)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, help="fractions allowed (default: 1 if "
                    "the cluster has GPUs, else 0)")
+    p.add_argument("--sampler", default="tpe", help="tpe | nsga2 | gp | random (default: tpe)")
     p.add_argument("--seed", type=int, help="seed of the Optuna sampler")
+    p.add_argument("--warm-start", metavar="EXPERIMENT",
+                   help="seed the study with the finished trials of an earlier experiment of "
+                   "the same space (a name under --storage, or a folder)")
+    p.add_argument("--min-sparsity", type=float,
+                   help="constraint: trials below this weight_sparsity are infeasible")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop starting trials after this long; running ones are stopped")
+    p.add_argument("--no-early-stop", action="store_true",
+                   help="disable multi-objective early stopping")
     p.add_argument("--max-failures", type=int, default=0,
                    help="retries of a failed trial from its last checkpoint")
-    p.add_argument("--num-cpus", type=int, help="CPUs of a locally started cluster")
-    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
-    p.add_argument("--dashboard-host", default="127.0.0.1",
-                   help="interface of the local cluster's dashboard (default: 127.0.0.1)")
-    p.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
-    p.add_argument("--tune-verbose", type=int, default=0, choices=(0, 1, 2),
-                   help="Ray Tune's own console tables (default 0: our one-line progress)")
+    p.add_argument("--reuse-actors", action="store_true",
+                   help="run the next trial in a finished trial's process (saves process "
+                   "start and imports; trials must ask for the same resources)")
+    p.add_argument("--allow-local-storage", action="store_true",
+                   help="accept a local storage path on a multi-node cluster (only if every "
+                   "node really sees the same folder)")
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_launch)
+
+
+def _add_followups(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("resume", help="continue a sweep after Ctrl-C, a crash or a killed "
+                       "driver")
+    p.add_argument("name")
+    _add_cluster_args(p)
+    p.set_defaults(func=cmd_resume)
+    p = sub.add_parser("status", help="trials by state, the front so far, time used and left "
+                       "(works while the sweep runs)")
+    p.add_argument("name")
+    p.add_argument("--storage", default=DEFAULT_STORAGE)
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("dashboard", help="serve optuna-dashboard over the sweep's journal")
+    p.add_argument("name")
+    p.add_argument("--storage", default=DEFAULT_STORAGE)
+    p.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_dashboard)
+    p = sub.add_parser("artifacts", help="list or prune the shared artifacts")
+    p.add_argument("action", choices=("list", "prune"))
+    p.add_argument("--storage", default=DEFAULT_STORAGE)
+    p.add_argument("--kind", help="only this kind (tokenized, teacher, smp_pruner, ...)")
+    p.add_argument("--older-than-days", type=float,
+                   help="prune: only artifacts created longer ago than this")
+    p.add_argument("--yes", action="store_true", help="prune without asking")
+    p.set_defaults(func=cmd_artifacts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_launch(sub)
+    _add_followups(sub)
     p = sub.add_parser("list-spaces", help="list the named search spaces")
     p.set_defaults(func=cmd_list_spaces)
     p = sub.add_parser("show-space", help="show a space: settings, ranges, objectives")
@@ -110,6 +159,30 @@ def cmd_launch(args: argparse.Namespace) -> int:
     from orchestrator.launch import launch
 
     return launch(args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from orchestrator.resume import resume
+
+    return resume(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from orchestrator.status import status
+
+    return status(args)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from orchestrator.dashboard import serve
+
+    return serve(args)
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    from orchestrator.artifacts_cli import artifacts
+
+    return artifacts(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,16 +36,56 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     if ray.is_initialized():  # e.g. a test fixture or a notebook already connected
         return _info(started_here=False, address=address or "existing")
     if address is None:
+        if include_dashboard:
+            warn_if_exposed(dashboard_host)
         ctx = ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus,
                        include_dashboard=include_dashboard, dashboard_host=dashboard_host,
                        log_to_driver=True, logging_level="WARNING")
         return _info(started_here=True, address=ctx.address_info.get("address", "local"),
                      dashboard=ctx.dashboard_url or None)
+    check_reachable(address)
     try:
         ctx = ray.init(address=address, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UsageError(f"--address {address}: could not join a Ray cluster: {exc}") from None
     return _info(started_here=False, address=address, dashboard=ctx.dashboard_url or None)
+
+
+def check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """Fail in seconds when no Ray head answers at ``HOST:PORT`` (ray.init retries for long).
+
+    A bare TCP connect is not enough (proxies and firewalls accept and then stay silent), so
+    we open an HTTP/2 connection the way gRPC does and wait for the server's SETTINGS frame.
+    """
+    import socket
+
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--address {address!r} must be auto or HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
+            conn.settimeout(timeout_s)
+            conn.sendall(_HTTP2_PREFACE + _EMPTY_SETTINGS)
+            frame = conn.recv(9)
+    except OSError as exc:
+        raise UsageError(f"--address {address}: nobody answers there ({exc.strerror or exc}); "
+                         "start the head with `ray start --head` or check the address") from None
+    if len(frame) < 9 or frame[3] != 0x4:  # not an HTTP/2 SETTINGS frame: not a Ray head
+        raise UsageError(f"--address {address}: something answers there, but not a Ray head "
+                         "node's GCS (expected gRPC); check the host and port")
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def warn_if_exposed(host: str) -> None:
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: the Ray dashboard will listen on {host}: anyone who reaches it can "
+              "submit jobs that run code on this cluster; keep token authentication on and "
+              "restrict the network", flush=True)
 
 
 def _info(*, started_here: bool, address: str, dashboard: str | None = None) -> ClusterInfo:

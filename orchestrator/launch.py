@@ -25,6 +25,8 @@ def preflight_data_and_model(sweep: SweepSettings) -> None:
     from trainables.tasks import get_task
 
     settings = sweep.settings
+    if sweep.space.calibration:
+        return
     try:
         task = get_task(settings["task"])
         check_model(settings.get("model", "bert-base-uncased"))
@@ -66,6 +68,31 @@ def plan_resources(args: argparse.Namespace, cluster_resources: dict[str, float]
     return Resources(args.cpus_per_trial, gpus), concurrency
 
 
+def search_controls(args: argparse.Namespace, sweep: SweepSettings, storage: Any) -> dict:
+    """Sampler, constraints, time budget and warm-start trials, checked before Ray starts."""
+    from orchestrator.search import SAMPLERS
+    from orchestrator.warm_start import locate, warm_start_trials
+
+    if args.sampler not in SAMPLERS:
+        raise UsageError(f"--sampler {args.sampler!r} is not one of {', '.join(SAMPLERS)}")
+    constraints = list(sweep.space.constraints)
+    if args.min_sparsity is not None:
+        if not 0 <= args.min_sparsity < 1:
+            raise UsageError(f"--min-sparsity must be in [0, 1), but got {args.min_sparsity}")
+        constraints.append(("weight_sparsity", ">=", args.min_sparsity))
+    if constraints and args.sampler == "random":
+        raise UsageError("the random sampler ignores constraints; use tpe, nsga2 or gp")
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise UsageError(f"--time-budget must be > 0 seconds, but got {args.time_budget}")
+    warm = ()
+    if args.warm_start:
+        warm = tuple(warm_start_trials(locate(storage, args.warm_start), sweep.space,
+                                       sweep.searched))
+    return {"sampler": args.sampler, "constraints": tuple(constraints),
+            "time_budget_s": args.time_budget, "early_stop": not args.no_early_stop,
+            "warm_start": warm}
+
+
 def launch(args: argparse.Namespace) -> int:
     from orchestrator.cli import _space
     from search_spaces import get_profile
@@ -83,26 +110,39 @@ def launch(args: argparse.Namespace) -> int:
     num_samples = args.num_samples or get_profile(args.profile).num_samples
     if num_samples < 1:
         raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")
+    if args.max_failures < -1:
+        raise UsageError(f"--max-failures must be >= -1 (-1: retry forever), but got "
+                         f"{args.max_failures}")
+    controls = search_controls(args, sweep, experiment.storage)
     preflight_data_and_model(sweep)
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
+    from orchestrator.storage_check import alive_nodes, check_shared_storage
 
     cluster = connect(args.address, num_cpus=args.num_cpus,
                       include_dashboard=not args.no_dashboard,
                       dashboard_host=args.dashboard_host)
     try:
         resources, concurrency = plan_resources(args, cluster.resources, num_samples)
+        check_shared_storage(experiment.storage, alive_nodes(),
+                             allow_local=args.allow_local_storage)
         experiment.create({**describe(sweep), "num_samples": num_samples,
                            "concurrency": concurrency, "seed": args.seed,
-                           "resources": vars(resources), "address": args.address})
+                           "resources": vars(resources), "address": args.address,
+                           "reuse_actors": args.reuse_actors,
+                           "sampler": args.sampler, "constraints": controls["constraints"],
+                           "early_stop": controls["early_stop"],
+                           "warm_start": args.warm_start,
+                           "warm_start_trials": len(controls["warm_start"])})
         _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint())
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
                          seed=args.seed, max_failures=args.max_failures, quiet=args.quiet,
-                         verbosity=args.tune_verbose)
+                         verbosity=args.tune_verbose, reuse_actors=args.reuse_actors,
+                         **controls)
         grid = run_sweep(plan)
     finally:
         shutdown_if_started(cluster)
-    return _finish(experiment, grid, num_samples)
+    return finish(experiment, grid)
 
 
 def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
@@ -115,7 +155,7 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
         print(f"  dashboard http://{cluster.dashboard_url.removeprefix('http://')}  ({hint})")
 
 
-def _finish(experiment: Experiment, grid: Any, num_samples: int) -> int:
+def finish(experiment: Experiment, grid: Any) -> int:
     errors = grid.num_errors
     print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
           f"{experiment.results_dir}")

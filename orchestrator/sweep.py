@@ -34,53 +34,81 @@ class SweepPlan:
     concurrency: int
     resources: Resources
     seed: int | None = None
+    sampler: str = "tpe"
+    constraints: tuple[tuple[str, str, float], ...] = ()
+    time_budget_s: float | None = None
+    early_stop: bool = True
+    warm_start: tuple[Any, ...] = ()  # frozen Optuna trials to seed the study with
     max_failures: int = 0
+    reuse_actors: bool = False  # keep trial processes for the next trial (same resources)
     quiet: bool = False  # no per-trial progress lines
     verbosity: int = 0  # Tune's own console output (0: none; our progress lines instead)
 
 
-def make_sampler(seed: int | None, num_objectives: int) -> Any:
-    import optuna
+def journal_storage(experiment: Experiment) -> Any:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
 
-    # TPE handles several objectives in Optuna 5; constant_liar spreads parallel trials.
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
-                                      n_startup_trials=10 if num_objectives == 1 else 8)
+    return JournalStorage(JournalFileBackend(str(experiment.journal)))
 
 
 def make_searcher(plan: SweepPlan) -> Any:
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
     from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
+
+    from orchestrator.search import SweepSearch, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = plan.sweep.space
     metrics, modes = space.metrics, space.modes
-    storage = JournalStorage(JournalFileBackend(str(plan.experiment.journal)))
-    searcher = OptunaSearch(
+    storage = journal_storage(plan.experiment)
+    if plan.warm_start:
+        directions = ["maximize" if m == "max" else "minimize" for m in modes]
+        study = optuna.create_study(storage=storage, study_name=plan.experiment.name,
+                                    directions=directions, load_if_exists=True)
+        study.add_trials(list(plan.warm_start))
+    searcher = SweepSearch(
         space=space.define_by_run(plan.sweep.profile, plan.sweep.overrides),
         metric=metrics if len(metrics) > 1 else metrics[0],
         mode=modes if len(modes) > 1 else modes[0],
-        sampler=make_sampler(plan.seed, len(metrics)),
+        sampler=make_sampler(plan.sampler, plan.seed, len(metrics), bool(plan.constraints)),
         storage=storage,
         study_name=plan.experiment.name,
         seed=plan.seed,
+        constraints=plan.constraints,
     )
     return ConcurrencyLimiter(searcher, max_concurrent=plan.concurrency)
+
+
+def make_scheduler(plan: SweepPlan) -> Any:
+    if not plan.early_stop:
+        return None
+    from orchestrator.early_stop import ParetoRungScheduler
+
+    space = plan.sweep.space
+    modes = dict(space.objectives)
+    if modes.get("score") != "max" or modes.get("weight_sparsity", "max") != "max":
+        return None  # the rung ranking assumes score up (and sparsity up)
+    return ParetoRungScheduler(min_trials=max(4, plan.concurrency))
+
+
+def make_trainable(trainable: str, space_name: str, resources: Resources) -> Any:
+    """The Tune trainable with its per-trial resources (also used to restore a sweep)."""
+    from ray import tune
+
+    from trainables.ray_adapter import tune_trainable_class
+
+    return tune.with_resources(
+        tune_trainable_class(trainable, space_name),
+        {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
 
 
 def make_tuner(plan: SweepPlan) -> Any:
     from ray import tune
 
     from orchestrator.results import ParquetResultsCallback
-    from trainables.ray_adapter import tune_trainable
-
     space = plan.sweep.space
-    trainable = tune.with_resources(
-        tune_trainable(space.trainable),
-        {"cpu": plan.resources.cpus_per_trial, "gpu": plan.resources.gpus_per_trial},
-    )
+    trainable = make_trainable(space.trainable, space.name, plan.resources)
     identity = {"experiment": plan.experiment.name, "space": space.name,
                 "profile": plan.sweep.profile}
     callback = ParquetResultsCallback(
@@ -91,7 +119,10 @@ def make_tuner(plan: SweepPlan) -> Any:
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(plan),
+            scheduler=make_scheduler(plan),
             num_samples=plan.num_samples,
+            time_budget_s=plan.time_budget_s,
+            reuse_actors=plan.reuse_actors,
             trial_name_creator=name_trial,
             trial_dirname_creator=name_trial,
         ),

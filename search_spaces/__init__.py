@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 
+from search_spaces.calibrate import calibrate_space
 from search_spaces.dense import dense_spaces
 from search_spaces.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from search_spaces.space import DefineByRun, SearchSpace, SpaceError, Suggestion
@@ -47,7 +48,7 @@ def get_space(name: str) -> SearchSpace:
         ) from None
 
 
-for _space in dense_spaces():
+for _space in [*dense_spaces(), calibrate_space()]:
     register(_space)
 
 __all__ = [

@@ -146,6 +146,7 @@ class SearchSpace:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     constraints: tuple[tuple[str, str, float], ...] = ()
+    calibration: bool = False  # not a model: profiles' model/data settings do not apply
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -188,7 +189,8 @@ class SearchSpace:
 
     def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Fixed settings, then the profile's, then the user's overrides (pins included)."""
-        return {**profile_settings(profile, self.trainable), **self.fixed,
+        common = {} if self.calibration else profile_settings(profile, self.trainable)
+        return {**common, **self.fixed,
                 **self.profiles.get(profile, {}), **(overrides or {})}
 
     def define_by_run(self, profile: str,

@@ -6,7 +6,7 @@ the orchestrator can validate configs without torch.
 Example:
     >>> from trainables import config_class, trainable_names
     >>> trainable_names()
-    ['cap', 'dense', 'smp']
+    ['cap', 'dense', 'fixed_work', 'smp']
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 # name -> (run function, config class), as "module:attribute" so nothing loads eagerly.
 _REGISTRY: dict[str, tuple[str, str]] = {
     "dense": ("trainables.dense:run", "trainables.config:DenseConfig"),
+    "fixed_work": ("trainables.fixed_work:run", "trainables.fixed_work:FixedWorkConfig"),
 }
 
 

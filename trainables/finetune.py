@@ -77,6 +77,9 @@ class Hooks:
     before_eval: Callable[[], None] | None = None  # e.g. CAP: evaluate at the final threshold
     after_eval: Callable[[], None] | None = None
     sparsity: Callable[[nn.Module], Mapping[str, Any]] = dense_sparsity
+    # True once sparsity no longer changes (always for dense/SMP; CAP after its schedule):
+    # multi-objective early stopping only compares trials from that point on.
+    sparsity_settled: Callable[[int], bool] = lambda step: True
     final_metrics: Callable[[nn.Module], Mapping[str, Any]] | None = None
     # extra checkpoint state: save(dir) / load(dir)
     save_extra: Callable[[Path], None] | None = None
@@ -163,7 +166,9 @@ def fine_tune(
         if hooks.after_eval:
             hooks.after_eval()
         elapsed = progress.elapsed_before_s + time.perf_counter() - start
-        metrics.update(base, step=progress.step, epoch=progress.step / steps_per_epoch,
+        metrics.update(base, step=progress.step, total_steps=total,
+                       sparsity_settled=bool(hooks.sparsity_settled(progress.step)),
+                       epoch=progress.step / steps_per_epoch,
                        elapsed_s=elapsed, is_final=final, train_time_s=progress.train_time_s,
                        examples_per_s=progress.examples / max(progress.train_time_s, 1e-9),
                        device=str(device))

@@ -32,6 +32,7 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
     """A Ray Tune function trainable running trainable ``name``."""
 
     def trainable(config: dict[str, Any]) -> None:
+        import ray
         from ray import tune
 
         from trainables import run_function
@@ -39,6 +40,7 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
         # Ray logs every persisted checkpoint at INFO; one line per evaluation is noise.
         logging.getLogger("ray.train").setLevel(logging.WARNING)
         run = run_function(name)
+        node = ray.get_runtime_context().get_node_id()
         config = dict(config)
         if not config.get("num_threads"):
             config["num_threads"] = _cpu_share()
@@ -47,7 +49,7 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
             checkpoint = None
             if checkpoint_dir is not None:
                 checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir))
-            tune.report(dict(metrics), checkpoint=checkpoint)
+            tune.report({**metrics, "node": node}, checkpoint=checkpoint)
 
         previous = tune.get_checkpoint()
         with tempfile.TemporaryDirectory(prefix="resume-") as tmp:
@@ -59,3 +61,25 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
     trainable.__name__ = name
     trainable.__qualname__ = name
     return trainable
+
+
+def tune_trainable_class(name: str, display_name: str) -> type:
+    """The Tune trainable class for ``name``, named for the Ray dashboard.
+
+    The actor class is called ``display_name`` (the space) and each actor's repr is its trial
+    name (``<space>_<trial_id>``), so the dashboard and log prefixes say which trial is which
+    instead of showing anonymous ``ImplicitFunc`` actors.
+    """
+    from ray.tune.trainable.function_trainable import wrap_function
+
+    base = wrap_function(tune_trainable(name), name=display_name)
+
+    def __repr__(self) -> str:
+        try:
+            return self.trial_name
+        except Exception:  # before the trial info is set
+            return display_name
+
+    return type(display_name, (base,), {"__repr__": __repr__,
+                                        "__qualname__": display_name,
+                                        "__module__": __name__})

@@ -1,0 +1,97 @@
+"""The Optuna side of a sweep: samplers, constraints, and what the study is told.
+
+Stock ``OptunaSearch`` tells the study COMPLETE with the last reported values for every trial
+that stops, including trials stopped early, whose low-fidelity values would then enter the
+Pareto front and the sampler's model. :class:`SweepSearch` tells such trials PRUNED instead
+(a trial is finished only when its last result says ``is_final``), records which Tune trial
+each Optuna trial belongs to (so ``resume`` can reconcile the journal), and attaches the
+constraint values Optuna's ``constraints_func`` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ray.tune.search.optuna import OptunaSearch
+
+from orchestrator.errors import UsageError
+
+SAMPLERS = ("tpe", "nsga2", "gp", "random")
+CONSTRAINT_ATTR = "constraint"  # Optuna convention: values <= 0 are feasible
+TUNE_TRIAL_ATTR = "tune_trial_id"
+
+
+def constraint_values(result: Mapping[str, Any],
+                      constraints: Sequence[tuple[str, str, float]]) -> list[float] | None:
+    """Optuna constraint values (<= 0 feasible) for ``(metric, op, bound)`` constraints."""
+    values = []
+    for metric, op, bound in constraints:
+        value = result.get(metric)
+        if not isinstance(value, (int, float)):
+            return None
+        values.append(bound - value if op == ">=" else value - bound)
+    return values
+
+
+def _constraints_func(frozen_trial: Any) -> Sequence[float]:
+    return frozen_trial.user_attrs.get(CONSTRAINT_ATTR, [])
+
+
+def make_sampler(name: str, seed: int | None, num_objectives: int,
+                 constrained: bool, population: int | None = None) -> Any:
+    """One of Optuna's multi-objective capable samplers by name."""
+    import optuna
+
+    constraints = _constraints_func if constrained else None
+    if name == "tpe":
+        # constant_liar penalises running trials, so parallel trials spread out.
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
+                                          constraints_func=constraints)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints,
+                                             population_size=population or 8)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints)
+    if name == "random":
+        if constrained:
+            raise UsageError("the random sampler ignores constraints; use tpe, nsga2 or gp")
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise UsageError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+class SweepSearch(OptunaSearch):
+    """``OptunaSearch`` that tells early-stopped trials PRUNED and records constraints."""
+
+    def __init__(self, *args: Any, constraints: Sequence[tuple[str, str, float]] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.constraints = tuple(constraints)
+
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is not None:
+            ot_trial.set_user_attr(TUNE_TRIAL_ATTR, trial_id)
+        return config
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return super().on_trial_complete(trial_id, result, error)
+        ot_trial = self._ot_trials[trial_id]
+        if result and not error and not result.get("is_final"):
+            # Stopped before the end (early stopping, time budget): never a front point.
+            self._tell(ot_trial, None, "PRUNED")
+            self._completed_trials.add(trial_id)
+            return None
+        if result and self.constraints:
+            values = constraint_values(result, self.constraints)
+            if values is not None:
+                ot_trial.set_user_attr(CONSTRAINT_ATTR, values)
+        return super().on_trial_complete(trial_id, result, error)
+
+    def _tell(self, ot_trial: Any, values: Any, state: str) -> None:
+        from optuna.trial import TrialState
+
+        self._ot_study.tell(ot_trial, values, state=TrialState[state])

@@ -1,0 +1,89 @@
+"""``--warm-start EXPERIMENT``: seed a new study with the finished trials of an earlier one.
+
+Only an experiment of the same space qualifies (its parameters mean the same thing). Each
+completed trial's searched values and objective values become a COMPLETE trial of the new
+study before Tune starts, so the sampler's first proposals already know the landscape.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from analysis import schema as S
+from orchestrator.errors import UsageError
+from orchestrator.experiment import EXPERIMENT_JSON, Experiment
+from search_spaces import SearchSpace, Suggestion
+
+
+def locate(storage: Path, ref: str) -> Path:
+    """An experiment folder from a name under the storage root or a path."""
+    candidate = Path(ref).expanduser()
+    if (candidate / EXPERIMENT_JSON).is_file():
+        return candidate.resolve()
+    named = Experiment.at(str(storage), ref).path if "/" not in ref else candidate
+    if (named / EXPERIMENT_JSON).is_file():
+        return named
+    raise UsageError(f"--warm-start {ref}: no experiment folder there (looked for "
+                     f"{candidate / EXPERIMENT_JSON} and {named / EXPERIMENT_JSON})")
+
+
+def distribution(suggestion: Suggestion) -> Any:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if suggestion.kind == "float":
+        return FloatDistribution(suggestion.low, suggestion.high, log=suggestion.log)
+    if suggestion.kind == "int":
+        return IntDistribution(suggestion.low, suggestion.high, log=suggestion.log)
+    return CategoricalDistribution(list(suggestion.choices))
+
+
+def warm_start_trials(source: Path, space: SearchSpace, searched: tuple[str, ...]) -> list[Any]:
+    """Frozen COMPLETE trials built from the source experiment's final rows."""
+    import json
+
+    import optuna
+
+    record = json.loads((source / EXPERIMENT_JSON).read_text())
+    if record.get("space") != space.name:
+        raise UsageError(f"--warm-start {source.name}: that experiment swept space "
+                         f"{record.get('space')!r}, this one sweeps {space.name!r}; only an "
+                         "experiment of the same space can seed the study")
+    df = S.read_results(source)
+    final = df[(df[S.IS_FINAL]) & (df[S.STATUS] == S.STATUS_COMPLETED)] if len(df) else df
+    suggestions = space.suggestions()
+    dists = {name: distribution(suggestions[name]) for name in searched}
+    trials, skipped = [], 0
+    for _, row in final.iterrows():
+        params = {n: _native(row.get(S.param_column(n))) for n in searched}
+        values = [_native(row.get(metric)) for metric in space.metrics]
+        if any(v is None for v in params.values()) or any(
+                v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+            skipped += 1
+            continue
+        try:
+            trials.append(optuna.trial.create_trial(params=params, distributions=dists,
+                                                     values=values,
+                                                     user_attrs={"warm_start": source.name}))
+        except ValueError:  # a value outside today's range
+            skipped += 1
+    if skipped:
+        warnings.warn(f"--warm-start: {skipped} trials of {source.name} could not be used "
+                      "(missing values or parameters outside this space's ranges)", stacklevel=2)
+    return trials
+
+
+def _native(value: Any) -> Any:
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
