@@ -98,9 +98,13 @@ def make_trainable(trainable: str, space_name: str, resources: Resources) -> Any
 
     from trainables.ray_adapter import tune_trainable_class
 
-    return tune.with_resources(
+    cls = tune.with_resources(
         tune_trainable_class(trainable, space_name),
         {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
+    # with_resources subclasses it as "ResourceTrainable"; keep the space's name for the
+    # dashboard and the process titles (`ray::<space>.train`).
+    cls.__name__ = cls.__qualname__ = space_name
+    return cls
 
 
 def make_tuner(plan: SweepPlan) -> Any:

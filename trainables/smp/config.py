@@ -1,0 +1,99 @@
+"""``SmpConfig``: the settings of one ``smp`` trial (fine-tune + mask + pruner artifact).
+
+Torch-free, like :mod:`trainables.config`, so the orchestrator validates ``--set`` values
+before anything heavy loads. Defaults are the original's (methods.md 1.8): meta-training on
+the README's seven tasks, 8000 updates of 60 x 8 examples, SGD lr 2e-2, seed 42; masks at
+ratio 0.5 by the per-layer rule from the whole training set in batches of 8.
+
+Example:
+    >>> from trainables.config import from_mapping
+    >>> cfg = from_mapping(SmpConfig, {"task": "mrpc", "prune_ratio": 0.25})
+    >>> cfg.meta_task_names()[:3]
+    ('mnli', 'qqp', 'sst2')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainables.config import ConfigError
+from trainables.config import TrainConfig
+from trainables.tasks import UnknownTaskError
+from trainables.tasks import get_task
+
+ALLOCATIONS = ("per_layer", "global")
+# The README's meta-training command (SMP:README.md), in its order.
+README_META_TASKS = "mnli,qqp,sst2,cola,stsb,mrpc,rte"
+
+
+@dataclass(frozen=True)
+class SmpConfig(TrainConfig):
+    """One SMP trial: score heads with a meta-trained pruner, remove them, fine-tune.
+
+    Mask settings:
+        prune_ratio: fraction of heads removed, in [0, 1) (per layer, or overall when global).
+        allocation: ``per_layer`` (the original rule) or ``global`` (one ranking, >= 1 head
+            kept per layer; not in the original).
+        mask_exact_count: break score ties by head index so each layer keeps exactly
+            ``H - int(H * r)`` heads (off = the faithful rule, which keeps fewer on ties).
+        mask_batch_size / mask_max_examples: the scoring pass (``cal``): batch 8 over the
+            whole training set (None) as the original, or a fixed random subset.
+    Pruner settings:
+        pruner_path: None meta-trains the pruner as a shared artifact; else a released
+            ``base.bin``-format file or a meta-training ``checkpoint-<step>`` folder.
+        meta_*: meta-training; ``meta_tasks`` is a comma-separated task list;
+            ``meta_data_dir`` None reads the trial's ``data_dir`` (or generated data when
+            ``synthetic_data``).
+    """
+
+    prune_ratio: float = 0.5
+    allocation: str = "per_layer"
+    mask_exact_count: bool = False
+    mask_batch_size: int = 8
+    mask_max_examples: int | None = None
+    pruner_path: str | None = None
+    meta_tasks: str = README_META_TASKS
+    meta_updates: int = 8000
+    meta_batch_size: int = 60
+    meta_accumulation: int = 8
+    meta_learning_rate: float = 2e-2
+    meta_max_examples_per_task: int | None = None
+    meta_seed: int = 42
+    meta_data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(0 <= self.prune_ratio < 1, "prune_ratio", self.prune_ratio,
+               "in [0, 1) (the fraction of attention heads removed)")
+        _check(self.allocation in ALLOCATIONS, "allocation", self.allocation,
+               f"one of {', '.join(ALLOCATIONS)}")
+        for key in ("mask_batch_size", "meta_updates", "meta_batch_size", "meta_accumulation"):
+            _check(getattr(self, key) >= 1, key, getattr(self, key), ">= 1")
+        _check(self.mask_max_examples is None or self.mask_max_examples >= 1,
+               "mask_max_examples", self.mask_max_examples, "None or >= 1")
+        _check(self.meta_learning_rate > 0, "meta_learning_rate", self.meta_learning_rate, "> 0")
+        limit = self.meta_max_examples_per_task
+        # A task smaller than one meta batch never yields a full batch (meta_train refuses it).
+        _check(limit is None or limit >= self.meta_batch_size, "meta_max_examples_per_task",
+               limit, f"None or >= meta_batch_size ({self.meta_batch_size})")
+        _check(self.pruner_path is None or self.pruner_path.strip() != "", "pruner_path",
+               self.pruner_path, "None or a path")
+        self.meta_task_names()  # raises on an empty list, a duplicate or an unknown task
+
+    def meta_task_names(self) -> tuple[str, ...]:
+        """The canonical names of ``meta_tasks``, in the given order."""
+        names = [part.strip() for part in self.meta_tasks.split(",") if part.strip()]
+        _check(bool(names), "meta_tasks", self.meta_tasks,
+               "a comma-separated list of tasks, e.g. 'sst2,mrpc'")
+        try:
+            canonical = tuple(get_task(name).name for name in names)
+        except UnknownTaskError as exc:
+            raise ConfigError(f"`meta_tasks`: {exc}") from None
+        _check(len(set(canonical)) == len(canonical), "meta_tasks", self.meta_tasks,
+               "a list without duplicates")
+        return canonical
+
+
+def _check(ok: bool, key: str, value: object, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"`{key}` must be {rule}, but got {value!r}")

@@ -1,0 +1,193 @@
+"""Masking and removing attention heads of a transformers-5 BERT, and counting what is left.
+
+transformers 5 dropped ``head_mask`` from ``BertModel.forward`` (an extra ``head_mask=``
+kwarg is silently ignored) and dropped ``prune_heads`` (methods.md pitfalls 23-24). So:
+
+- :class:`HeadMasker` scales each head's context vector with a forward pre-hook on
+  ``attention.output.dense``; this equals the old semantics (scaling the head's
+  attention probabilities) and is differentiable w.r.t. the mask (methods.md 5.1).
+- :func:`prune_heads` removes heads physically (Q/K/V rows, output columns) with
+  ``transformers.pytorch_utils.prune_linear_layer`` (section 6: the speed-up is real).
+- :func:`encoder_param_counts` applies the CAP counting rule (methods.md 2.10).
+
+Example:
+    >>> with HeadMasker(model) as masker:                 # doctest: +SKIP
+    ...     masker.mask = keep.float()
+    ...     logits = model(**inputs).logits
+    >>> prune_heads(model, keep)                          # same logits, fewer weights
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import torch
+from torch import nn
+
+from trainables.models import LINEAR_ROLES
+from trainables.models import bert_of
+from trainables.models import encoder_layers
+from trainables.models import get_submodule
+from trainables.models import head_layout
+from trainables.models import set_submodule
+
+ATTENTION_OUTPUT = LINEAR_ROLES["attention_output"]
+SELF_ATTENTION = LINEAR_ROLES["query"].rpartition(".")[0]  # "attention.self"
+
+
+def as_keep_mask(mask: torch.Tensor | Sequence[Sequence[bool]]) -> torch.Tensor:
+    """A boolean ``[L, H]`` tensor from a tensor or a list of lists (True = keep)."""
+    tensor = torch.as_tensor(mask)
+    if tensor.dim() != 2:
+        raise ValueError(f"a head mask must be [layers, heads], got shape {list(tensor.shape)}")
+    return tensor.bool() if tensor.dtype == torch.bool else tensor != 0
+
+
+class HeadMasker:
+    """Multiply each head's output by ``mask[layer, head]`` through forward pre-hooks.
+
+    Set ``masker.mask`` (float ``[L, H]``, may require grad) before a forward; ``None``
+    disables masking. Use as a context manager or call :meth:`remove`.
+    """
+
+    def __init__(self, model: nn.Module, mask: torch.Tensor | None = None) -> None:
+        self.layers, self.heads, self.head_size = head_layout(model)
+        self._mask: torch.Tensor | None = None
+        self.mask = mask
+        self._handles = [
+            get_submodule(layer, ATTENTION_OUTPUT).register_forward_pre_hook(
+                partial(self._scale, index))
+            for index, layer in enumerate(encoder_layers(model))
+        ]
+
+    @property
+    def mask(self) -> torch.Tensor | None:
+        return self._mask
+
+    @mask.setter
+    def mask(self, mask: torch.Tensor | None) -> None:
+        if mask is not None and tuple(mask.shape) != (self.layers, self.heads):
+            raise ValueError(
+                f"head mask must have shape [{self.layers}, {self.heads}], got {list(mask.shape)}"
+            )
+        self._mask = mask
+
+    def _scale(self, index: int, module: nn.Module, args: tuple) -> tuple | None:
+        if self._mask is None:
+            return None
+        hidden = args[0]  # [B, S, H*d], head-major (heads concatenated after attention)
+        if hidden.shape[-1] != self.heads * self.head_size:
+            raise RuntimeError("HeadMasker needs an unpruned model (use it before prune_heads)")
+        scale = self._mask[index].to(hidden.device, hidden.dtype).repeat_interleave(self.head_size)
+        return (hidden * scale, *args[1:])
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def __enter__(self) -> HeadMasker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def _prune(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
+    from transformers.pytorch_utils import prune_linear_layer
+
+    pruned = prune_linear_layer(linear, index, dim=dim)
+    pruned.to(dtype=linear.weight.dtype)  # prune_linear_layer builds a default-dtype layer
+    pruned.requires_grad_(linear.weight.requires_grad)
+    return pruned
+
+
+def prune_heads(model: nn.Module, keep_mask: torch.Tensor | Sequence[Sequence[bool]]
+                ) -> dict[int, list[int]]:
+    """Physically remove the heads with ``keep_mask[l, h] == False``; returns the removed
+    heads per layer (the original's ``{layer: [pruned heads]}`` bookkeeping).
+
+    Q/K/V lose the heads' output rows (and biases), ``attention.output.dense`` their input
+    columns; ``num_attention_heads``/``all_head_size`` on the self-attention module are
+    updated for bookkeeping (transformers 5 reshapes with -1 heads). The config is left
+    untouched: it still describes the dense model, which :func:`encoder_param_counts`
+    relies on. A pruned model cannot be rebuilt from its config: store the mask and
+    re-prune a freshly loaded dense model (methods.md pitfall 24).
+
+    Raises:
+        ValueError: wrong mask shape, a layer left with no head, or a layer already pruned.
+    """
+    layers, heads, size = head_layout(model)
+    keep = as_keep_mask(keep_mask)
+    if tuple(keep.shape) != (layers, heads):
+        raise ValueError(f"keep_mask must have shape [{layers}, {heads}], got {list(keep.shape)}")
+    empty = [i for i in range(layers) if not keep[i].any()]
+    if empty:
+        raise ValueError(f"keep_mask leaves layers {empty} with no attention head; keep >= 1")
+    removed: dict[int, list[int]] = {}
+    for index, layer in enumerate(encoder_layers(model)):
+        attention = get_submodule(layer, SELF_ATTENTION)
+        if attention.num_attention_heads != heads:
+            raise ValueError(f"layer {index} is already pruned; prune a fresh dense model")
+        kept = keep[index].nonzero().flatten().tolist()
+        if len(kept) == heads:
+            continue
+        rows = torch.cat([torch.arange(h * size, (h + 1) * size) for h in kept])
+        for role in ("query", "key", "value"):
+            path = LINEAR_ROLES[role]
+            set_submodule(layer, path, _prune(get_submodule(layer, path), rows, dim=0))
+        set_submodule(layer, ATTENTION_OUTPUT,
+                      _prune(get_submodule(layer, ATTENTION_OUTPUT), rows, dim=1))
+        attention.num_attention_heads = len(kept)
+        attention.all_head_size = len(kept) * size
+        removed[index] = [h for h in range(heads) if h not in kept]
+    return removed
+
+
+def head_sparsity(keep_mask: torch.Tensor | Sequence[Sequence[bool]]) -> float:
+    """Fraction of attention heads removed (the schema's ``head_sparsity``)."""
+    keep = as_keep_mask(keep_mask)
+    return 1.0 - keep.sum().item() / keep.numel()
+
+
+def dense_encoder_params(config) -> int:
+    """All encoder parameters of the dense model described by ``config``: per layer the
+    six linear weights and biases plus the two LayerNorms (methods.md 2.10)."""
+    hidden, inner = config.hidden_size, config.intermediate_size
+    attention = 4 * (hidden * hidden + hidden)  # query, key, value, attention output
+    ffn = 2 * hidden * inner + inner + hidden  # intermediate + output, with biases
+    return config.num_hidden_layers * (attention + ffn + 2 * 2 * hidden)
+
+
+def params_per_head(hidden: int, head_size: int) -> int:
+    """Parameters a head removal frees: Q/K/V rows and biases, output-dense columns."""
+    return 4 * hidden * head_size + 3 * head_size
+
+
+def encoder_param_counts(model: nn.Module, keep_mask: torch.Tensor | None = None
+                         ) -> tuple[int, int]:
+    """``(total, remaining)`` encoder parameters by the CAP rule (methods.md 2.10).
+
+    ``total`` counts the dense model from its config (unchanged by :func:`prune_heads`);
+    ``remaining`` counts the encoder's actual parameters, so physically removed rows,
+    columns and their biases count as removed and LayerNorms as remaining. With
+    ``keep_mask`` on a model that is not yet pruned (hook masking), the masked heads are
+    counted as removed too. ``weight_sparsity = 1 - remaining / total``.
+    """
+    config = bert_of(model).config
+    total = dense_encoder_params(config)
+    remaining = sum(p.numel() for p in bert_of(model).encoder.parameters())
+    if keep_mask is not None:
+        _, heads, size = head_layout(model)
+        for index, layer in enumerate(encoder_layers(model)):
+            if get_submodule(layer, SELF_ATTENTION).num_attention_heads == heads:
+                dropped = int((~as_keep_mask(keep_mask)[index]).sum())
+                remaining -= dropped * params_per_head(config.hidden_size, size)
+    return total, remaining
+
+
+def weight_sparsity(model: nn.Module, keep_mask: torch.Tensor | None = None) -> float:
+    """``1 - remaining / total`` of :func:`encoder_param_counts`."""
+    total, remaining = encoder_param_counts(model, keep_mask)
+    return 1.0 - remaining / total
