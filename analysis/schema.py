@@ -77,7 +77,7 @@ STATUS_DIVERGED = "diverged"  # the loss became NaN/inf; the trial was stopped
 STATUS_PRUNED = "pruned"  # stopped early by the multi-objective scheduler
 STATUSES = (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED, STATUS_DIVERGED, STATUS_PRUNED)
 
-METHODS = ("dense", "smp", "cap-m", "cap-soft")
+METHODS = ("dense", "smp", "cap-m", "cap-soft", "movement", "soft-movement")
 
 _STR = pa.string()
 _F64 = pa.float64()

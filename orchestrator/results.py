@@ -99,6 +99,13 @@ class ParquetResultsCallback(Callback):
         self._terminal_row(trial, status, error)
         self._progress(trials, trial, status)
 
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self.quiet:
+            return
+        first_line = _error_text(trial).strip().splitlines()[-1:] or ["(no message)"]
+        print(f"trial {trial.trial_id} failed (failure {trial.num_failures}); "
+              f"retrying from its last checkpoint: {first_line[0][:200]}", flush=True)
+
     def _terminal_row(self, trial: Any, status: str, error: str | None) -> None:
         last = trial.last_result or {}
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)

@@ -56,3 +56,18 @@ def lost_and_duplicated(df, num_trials: int) -> tuple[int, int]:
 def study_of(exp: Path) -> optuna.Study:
     storage = JournalStorage(JournalFileBackend(str(exp / "optuna.journal")))
     return optuna.load_study(study_name=exp.name, storage=storage)
+
+
+def trial_processes(space: str) -> list[int]:
+    """PIDs of running trial processes of ``space`` (their title is ``ray::<space>.train``)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.strip() == f"ray::{space}.train":
+            pids.append(int(proc.name))
+    return pids

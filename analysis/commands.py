@@ -1,0 +1,124 @@
+"""The bodies of the CLI subcommands: compute, then render, then write and print.
+
+Kept apart from :mod:`analysis.cli` so that ``--help`` imports neither pandas nor numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+from analysis import report
+from analysis.errors import AnalysisError
+from analysis.fronts import pareto_fronts
+from analysis.io import Location
+from analysis.io import experiment_info
+from analysis.io import resolve
+from analysis.summary import summarize
+
+REPORT_DIR = "report"
+
+
+def report_location(experiments: Sequence[str], out: str | None, command: str) -> Location:
+    """Where a command writes: ``--out``, else the single experiment's ``report/``.
+
+    With several experiments ``--out`` is required: a joint report should not overwrite
+    the first experiment's own report.
+    """
+    if out:
+        return resolve(out)
+    if len(experiments) > 1:
+        raise AnalysisError(f"{command} over several experiments needs --out DIR")
+    loc = resolve(experiments[0])
+    return Location(loc.filesystem, loc.join(REPORT_DIR), f"{experiments[0]}/{REPORT_DIR}")
+
+
+def pareto(
+    args: argparse.Namespace,
+    df: Any,
+    objectives: Mapping[str, str],
+    refs: Mapping[str, float],
+    group_by: Sequence[str],
+) -> int:
+    """Fronts per task and group: print them and write the report files."""
+    out = report_location(args.experiments, args.out, "pareto")
+    fronts = pareto_fronts(df, objectives, group_by)
+    summary = summarize(fronts, refs)
+    info = experiment_info(args.experiments[0]) if len(args.experiments) == 1 else {}
+    files = {
+        "pareto.parquet": report.parquet_bytes(report.front_table(fronts)),
+        "pareto.csv": report.csv_bytes(report.front_table(fronts)),
+        "summary.md": report.markdown_report(fronts, summary, args.experiments, info).encode(),
+    }
+    if not args.no_plot:
+        files.update(_figures(fronts, summary, args.experiments))
+    header = (f"{len(args.experiments)} experiment(s), "
+              f"{int(summary.groups['trials'].sum())} trials; {read_note(df)}")
+    print(report.console_report(fronts, summary, header=header), end="")
+    written = report.write_files(out, files)
+    print(f"wrote {len(written)} files to {out.display}")
+    return 0
+
+
+def _figures(fronts: Any, summary: Any, sources: Sequence[str]) -> dict[str, bytes]:
+    from analysis import html
+    from analysis import plot
+
+    return {
+        "pareto.png": plot.pareto_png(fronts),
+        "index.html": html.pareto_html(fronts, summary, sources).encode("utf-8"),
+    }
+
+
+def history(
+    args: argparse.Namespace, df: Any, objectives: Mapping[str, str], refs: Mapping[str, float]
+) -> int:
+    """Hypervolume after each trial, per experiment and task."""
+    from analysis.history import history_frame
+
+    table = history_frame(df, objectives, refs)
+    print(report.history_text(table), end="")
+    if args.out:
+        from analysis import plot
+
+        files = {"history.csv": report.csv_bytes(table), "history.png": plot.history_png(table)}
+        written = report.write_files(resolve(args.out), files)
+        print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def compare(
+    args: argparse.Namespace, objectives: Mapping[str, str], refs: Mapping[str, float]
+) -> int:
+    """Which of two experiments' fronts dominates where, and the hypervolume of each."""
+    from analysis.compare import compare_experiments
+    from analysis.io import read_experiment
+
+    a, b = (read_experiment(e, strict=args.strict, latest_only=not args.all_files)
+            for e in args.experiments)
+    result = compare_experiments(a, b, objectives, refs, labels=compare_labels(args.experiments))
+    text = "".join(f"{k} = {v}\n" for k, v in zip("AB", args.experiments))
+    text += report.compare_text(result)
+    print(text, end="")
+    if args.out:
+        files = {"compare.md": text.encode(), "compare.csv": report.csv_bytes(result.intervals)}
+        written = report.write_files(resolve(args.out), files)
+        print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def compare_labels(experiments: Sequence[str]) -> tuple[str, str]:
+    """Short labels for two experiments: folder names, or the full text if they clash."""
+    names = tuple(str(e).rstrip("/").rsplit("/", 1)[-1] for e in experiments)
+    return (names[0], names[1]) if names[0] != names[1] else (experiments[0], experiments[1])
+
+
+def read_note(df: Any) -> str:
+    """How many result files were read, e.g. ``read 40 of 2,000 result files (...)``."""
+    read, total = df.attrs.get("files_read"), df.attrs.get("files_total")
+    if read is None or read == total:
+        return f"read {len(df):,} result rows"
+    return (f"read {read:,} of {total:,} result files (each trial's latest; "
+            "--all-files reads and checks every file)")
