@@ -88,7 +88,10 @@ def _command(
     cmd.add_argument("--strict", action="store_true",
                      help="stop at an unreadable result file instead of skipping it")
     cmd.add_argument("--all-files", action="store_true",
-                     help="read and check every result file, not only each trial's latest")
+                     help="also read the per-row files that finished trials' consolidated "
+                     "files already hold (a full check; slower)")
+    cmd.add_argument("--latest-only", action="store_true",
+                     help="read only each trial's latest file (enough for fronts; fastest)")
     return cmd
 
 
@@ -124,7 +127,8 @@ def references_of(args: argparse.Namespace) -> dict[str, float]:
 def _load(args: argparse.Namespace) -> Any:
     from analysis.io import read_experiments
 
-    return read_experiments(args.experiments, strict=args.strict, latest_only=not args.all_files)
+    return read_experiments(args.experiments, strict=args.strict,
+                            latest_only=args.latest_only, all_files=args.all_files)
 
 
 def _group_by(args: argparse.Namespace) -> tuple[str, ...]:

@@ -96,7 +96,8 @@ def compare(
     from analysis.compare import compare_experiments
     from analysis.io import read_experiment
 
-    a, b = (read_experiment(e, strict=args.strict, latest_only=not args.all_files)
+    a, b = (read_experiment(e, strict=args.strict, latest_only=args.latest_only,
+                            all_files=args.all_files)
             for e in args.experiments)
     result = compare_experiments(a, b, objectives, refs, labels=compare_labels(args.experiments))
     text = "".join(f"{k} = {v}\n" for k, v in zip("AB", args.experiments))
@@ -120,5 +121,5 @@ def read_note(df: Any) -> str:
     read, total = df.attrs.get("files_read"), df.attrs.get("files_total")
     if read is None or read == total:
         return f"read {len(df):,} result rows"
-    return (f"read {read:,} of {total:,} result files (each trial's latest; "
-            "--all-files reads and checks every file)")
+    return (f"read {len(df):,} result rows from {read:,} of {total:,} files (finished "
+            "trials' consolidated files; --all-files reads every file)")

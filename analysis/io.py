@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import warnings
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -39,7 +38,9 @@ INFO_FILE = "experiment.json"
 #: worth overlapping. Local files are read one after the other: for small files the work
 #: is Python-bound and threads only add contention.
 READ_THREADS = 8
-_RESULT_NAME = re.compile(r"^(?P<trial>.+)-it(?P<iteration>\d+)(?:-[a-z]+)?\.parquet$")
+_RESULT_NAME = schema.RESULT_NAME
+_CONSOLIDATED_NAME = schema.CONSOLIDATED_NAME
+collapse_consolidated = schema.collapse_consolidated
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ def latest_per_trial(paths: Iterable[str]) -> list[str]:
         ...                   "r/a-it000002-failed.parquet", "r/b-it000001.parquet"])
         ['r/a-it000002.parquet', 'r/a-it000002-failed.parquet', 'r/b-it000001.parquet']
     """
-    parsed = [(p, _RESULT_NAME.match(p.rsplit("/", 1)[-1])) for p in paths]
+    parsed = [(p, _RESULT_NAME.match(p.rsplit("/", 1)[-1])
+               or _CONSOLIDATED_NAME.match(p.rsplit("/", 1)[-1])) for p in paths]
     newest: dict[str, int] = {}
     for _, m in parsed:
         if m:
@@ -144,7 +146,8 @@ def latest_per_trial(paths: Iterable[str]) -> list[str]:
 
 
 def read_experiments(
-    locations: Iterable[str | Path], *, strict: bool = False, latest_only: bool = False
+    locations: Iterable[str | Path], *, strict: bool = False, latest_only: bool = False,
+    all_files: bool = False,
 ) -> Any:
     """Read several experiment folders into one frame (see :func:`read_experiment`).
 
@@ -152,7 +155,8 @@ def read_experiments(
     """
     import pandas as pd
 
-    frames = [read_experiment(loc, strict=strict, latest_only=latest_only) for loc in locations]
+    frames = [read_experiment(loc, strict=strict, latest_only=latest_only, all_files=all_files)
+              for loc in locations]
     if not frames:
         raise AnalysisError("no experiment folder given")
     frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
@@ -161,7 +165,8 @@ def read_experiments(
 
 
 def read_experiment(
-    location: str | Path | Location, *, strict: bool = False, latest_only: bool = False
+    location: str | Path | Location, *, strict: bool = False, latest_only: bool = False,
+    all_files: bool = False,
 ) -> Any:
     """Read and check the result files of one experiment folder.
 
@@ -171,6 +176,9 @@ def read_experiment(
         latest_only: read only each trial's latest files (:func:`latest_per_trial`): all
             that fronts, counts and hypervolume need, one file per trial instead of one
             per evaluation.
+        all_files: also read the per-row files that a trial's consolidated file already
+            holds (:func:`collapse_consolidated`), dropping the duplicate rows: a check that
+            every file is readable, not needed for the numbers.
 
     Returns:
         A ``pandas.DataFrame`` with every fixed schema column (absent ones as nulls) and the
@@ -185,6 +193,8 @@ def read_experiment(
     if not files:
         raise AnalysisError(f"{loc.display}/{RESULTS_DIR} holds no result files yet")
     total = len(files)
+    if not all_files:
+        files = collapse_consolidated(files)
     files = latest_per_trial(files) if latest_only else files
     groups = _read_files(loc, files, strict)
     if not groups:
@@ -195,6 +205,9 @@ def read_experiment(
     for items in groups.values():
         _check_versions(items)
     frame = _to_frame(groups)
+    if all_files:
+        frame = frame.drop_duplicates([schema.TRIAL_ID, schema.ITERATION, schema.STATUS])
+        frame = frame.reset_index(drop=True)
     if frame.empty:
         raise AnalysisError(f"the result files in {loc.display}/{RESULTS_DIR} hold no rows")
     frame.attrs = {"files_read": len(files), "files_total": total}

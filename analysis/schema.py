@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -170,6 +171,13 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: File names of the writer (the reader's contract): one file per reported row,
+#: ``<trial_id>-it<iteration>[-<status>].parquet``, and once a trial ends one file with all
+#: its rows so far, ``<trial_id>-upto<iteration>.parquet``.
+RESULT_NAME = re.compile(r"^(?P<trial>.+)-it(?P<iteration>\d+)(?:-[a-z]+)?\.parquet$")
+CONSOLIDATED_NAME = re.compile(r"^(?P<trial>.+)-upto(?P<iteration>\d+)\.parquet$")
+
+
 class SchemaError(ValueError):
     """A result table does not follow this schema."""
 
@@ -246,10 +254,50 @@ def validate_version(versions: Iterable[int], source: str = "table") -> None:
         )
 
 
+def collapse_consolidated(paths: Iterable[str]) -> list[str]:
+    """Each trial's newest consolidated file plus only its per-row files after it.
+
+    When a trial ends the writer also writes ``<trial_id>-upto<iteration>.parquet`` holding
+    every row of that trial so far; its per-row files up to that iteration are then
+    redundant. Reading one file per finished trial instead of one per evaluation is what
+    keeps reading 100,000 rows fast. Names that follow neither pattern are all kept.
+
+    Example:
+        >>> collapse_consolidated(["r/a-it000001.parquet", "r/a-it000002.parquet",
+        ...                        "r/a-upto000002.parquet", "r/b-it000001.parquet"])
+        ['r/a-upto000002.parquet', 'r/b-it000001.parquet']
+    """
+    paths = list(paths)
+    upto: dict[str, int] = {}
+    for p in paths:
+        m = CONSOLIDATED_NAME.match(p.rsplit("/", 1)[-1])
+        if m:
+            upto[m["trial"]] = max(upto.get(m["trial"], -1), int(m["iteration"]))
+    kept = []
+    for p in paths:
+        name = p.rsplit("/", 1)[-1]
+        consolidated, row = CONSOLIDATED_NAME.match(name), RESULT_NAME.match(name)
+        if consolidated:
+            if int(consolidated["iteration"]) == upto[consolidated["trial"]]:
+                kept.append(p)
+        elif row and row["trial"] in upto:
+            if int(row["iteration"]) > upto[row["trial"]]:
+                kept.append(p)
+        else:
+            kept.append(p)
+    return kept
+
+
 def result_files(experiment_dir: str | Path) -> list[Path]:
-    """The Parquet result files of one local experiment folder, in name order."""
+    """The Parquet result files of one local experiment folder to read, in name order.
+
+    Finished trials are read from their consolidated file, running ones from their per-row
+    files (:func:`collapse_consolidated`); temporary files of the writer are left out.
+    """
     results = Path(experiment_dir) / "results"
-    return sorted(p for p in results.glob("*.parquet") if p.is_file())
+    names = sorted(str(p) for p in results.glob("*.parquet")
+                   if p.is_file() and not p.name.startswith((".", "_")))
+    return [Path(p) for p in collapse_consolidated(names)]
 
 
 def read_results(experiment_dir: str | Path, *, strict: bool = False) -> pd.DataFrame:

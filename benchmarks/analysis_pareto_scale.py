@@ -2,11 +2,11 @@
 
 Writes two synthetic experiments on one task (a CAP and an SMP sweep, half the rows each)
 laid out like the orchestrator's writer: one file per row named
-``<trial_id>-it<NNNNNN>[-<status>].parquet``, ``evals`` rows per trial, most trials
+``<trial_id>-it<NNNNNN>[-<status>].parquet`` plus one consolidated file per finished trial, ``evals`` rows per trial, most trials
 completed, some failed / diverged / pruned (a terminal row) or still running, three
 ``param_*`` columns. Then times the full command (reading, fronts, hypervolume,
 CSV/Parquet/Markdown, PNG and HTML) in a fresh interpreter; ``--all-files`` also times the
-mode that reads and checks every file instead of each trial's latest.
+mode that reads and checks every file (finished trials' per-row files included).
 
     python benchmarks/analysis_pareto_scale.py                   # 100,000 rows
     python benchmarks/analysis_pareto_scale.py --rows 20000 --all-files
@@ -70,7 +70,11 @@ def experiment_table(name: str, method: str, rows: int, evals: int, seed: int) -
 
 def write_experiment(root: Path, name: str, method: str, rows: int, evals: int,
                      seed: int) -> tuple[Path, int]:
-    """Write the sweep one row per file, as the orchestrator does; return (folder, files)."""
+    """Write the sweep as the orchestrator does; return (folder, rows).
+
+    One file per row, and for every trial that ended (completed, failed, diverged, pruned)
+    one consolidated ``<trial>-upto<N>.parquet`` with all its rows, written at its end.
+    """
     table = experiment_table(name, method, rows, evals, seed)
     results = root / name / "results"
     results.mkdir(parents=True)
@@ -81,6 +85,10 @@ def write_experiment(root: Path, name: str, method: str, rows: int, evals: int,
         suffix = "" if statuses[i] in ("running", "completed") else f"-{statuses[i]}"
         path = results / f"{trial_ids[i]}-it{iterations[i]:06d}{suffix}.parquet"
         pq.write_table(table.slice(i, 1), path, compression="none")
+    for start in range(0, table.num_rows, evals):
+        if statuses[start + evals - 1] != "running":
+            path = results / f"{trial_ids[start]}-upto{iterations[start + evals - 1]:06d}.parquet"
+            pq.write_table(table.slice(start, evals), path)
     return root / name, table.num_rows
 
 
@@ -99,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evals", type=int, default=50, help="rows per trial")
     parser.add_argument("--all-files", action="store_true",
                         help="also time `pareto --all-files` (reads every file)")
+    parser.add_argument("--latest-only", action="store_true",
+                        help="also time `pareto --latest-only` (each trial's latest file)")
     parser.add_argument("--keep", type=Path, help="write the experiments here and keep them")
     args = parser.parse_args(argv)
     root = args.keep or Path(tempfile.mkdtemp(prefix="analysis-scale-"))
@@ -110,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                                       args.evals, seed=i)
             exps.append(exp)
             files += n
-        print(f"wrote {files:,} one-row result files in {time.perf_counter() - start:.0f} s")
-        runs = [()] + ([("--all-files",)] if args.all_files else [])
+        print(f"wrote {files:,} result rows in {time.perf_counter() - start:.0f} s")
+        runs = [()] + ([("--latest-only",)] if args.latest_only else []) \
+            + ([("--all-files",)] if args.all_files else [])
         for extra in runs:
             seconds, command = time_pareto(exps, root / "report", *extra)
             print(f"pareto over {files:,} result rows ({args.evals} per trial){' '.join(extra)}"

@@ -29,6 +29,36 @@ def result_file(results_dir: Path, trial_id: str, iteration: int, suffix: str = 
     return results_dir / f"{trial_id}-it{iteration:06d}{suffix}.parquet"
 
 
+def consolidated_file(results_dir: Path, trial_id: str, upto: int) -> Path:
+    """All rows of a trial up to iteration ``upto``, written once the trial ends."""
+    return results_dir / f"{trial_id}-upto{upto:06d}.parquet"
+
+
+def consolidate_trial(results_dir: Path, trial_id: str) -> Path | None:
+    """Write one file with every row of a finished trial (its per-row files stay).
+
+    Readers take a trial's newest consolidated file instead of its per-row files (one file
+    per trial instead of one per evaluation: reading 100,000 rows stays fast). Nothing is
+    rewritten or deleted: a trial that runs again later gets a newer consolidated file.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(results_dir.glob(f"{trial_id}-it*.parquet"))
+    if not files:
+        return None
+    tables = [pq.read_table(f) for f in files]
+    table = pa.concat_tables(tables, promote_options="permissive")
+    upto = max(table.column(S.ITERATION).to_pylist())
+    path = consolidated_file(results_dir, trial_id, upto)
+    if path.exists():
+        return path
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def build_row(
     result: Mapping[str, Any],
     config: Mapping[str, Any],
@@ -91,12 +121,14 @@ class ParquetResultsCallback(Callback):
         last = trial.last_result or {}
         if not last.get(S.IS_FINAL):
             self._terminal_row(trial, S.STATUS_PRUNED, None)
+        consolidate_trial(Path(self.results_dir), trial.trial_id)
         self._progress(trials, trial, "done" if last.get(S.IS_FINAL) else "stopped")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = _error_text(trial)
         status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
         self._terminal_row(trial, status, error)
+        consolidate_trial(Path(self.results_dir), trial.trial_id)
         self._progress(trials, trial, status)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -90,7 +90,7 @@ def _fail_orphaned_study_trials(experiment: Experiment, known: set[str]) -> None
 
 
 def _close_orphaned_rows(experiment: Experiment, record: dict[str, Any], known: set[str]) -> None:
-    from orchestrator.results import result_file, write_rows_atomic
+    from orchestrator.results import consolidate_trial, result_file, write_rows_atomic
 
     df = S.read_results(experiment.path)
     if df.empty:
@@ -106,6 +106,7 @@ def _close_orphaned_rows(experiment: Experiment, record: dict[str, Any], known: 
                               "its search point was tried again as another trial"})
         path = result_file(experiment.results_dir, str(trial_id), last[S.ITERATION], "-failed")
         write_rows_atomic(path, [last])
+        consolidate_trial(experiment.results_dir, str(trial_id))
 
 
 def _is_nan(value: Any) -> bool:
