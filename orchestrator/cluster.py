@@ -72,6 +72,9 @@ def check_reachable(address: str, timeout_s: float = 3.0) -> None:
     except OSError as exc:
         raise UsageError(f"--address {address}: nobody answers there ({exc.strerror or exc}); "
                          "start the head with `ray start --head` or check the address") from None
+    if not frame:
+        raise UsageError(f"--address {address}: the connection was closed without a reply; "
+                         "no Ray head listens there")
     if len(frame) < 9 or frame[3] != 0x4:  # not an HTTP/2 SETTINGS frame: not a Ray head
         raise UsageError(f"--address {address}: something answers there, but not a Ray head "
                          "node's GCS (expected gRPC); check the host and port")

@@ -14,6 +14,7 @@ from typing import Any
 from orchestrator.cli import default_name
 from orchestrator.errors import OrchestratorError, UsageError
 from orchestrator.experiment import Experiment, check_writable
+from orchestrator.reconcile import reconcile, trial_ids
 from orchestrator.settings import SweepSettings, build_settings, describe
 from orchestrator.sweep import Resources, SweepPlan, run_sweep
 
@@ -140,6 +141,7 @@ def launch(args: argparse.Namespace) -> int:
                          verbosity=args.tune_verbose, reuse_actors=args.reuse_actors,
                          **controls)
         grid = run_sweep(plan)
+        reconcile(experiment, trial_ids(grid, space.name))
     finally:
         shutdown_if_started(cluster)
     return finish(experiment, grid)
@@ -156,7 +158,17 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
 
 
 def finish(experiment: Experiment, grid: Any) -> int:
+    """Print how the sweep ended; an interrupted sweep says how to resume it."""
+    from analysis import schema as S
+
+    df = S.read_results(experiment.path)
+    finished = set(df[df[S.IS_FINAL]][S.TRIAL_ID]) if len(df) else set()
+    open_trials = [t for t in trial_ids(grid, experiment.load()["space"]) if t not in finished]
     errors = grid.num_errors
+    if open_trials:
+        print(f"stopped {experiment.name} with {len(open_trials)} trials unfinished; continue "
+              f"with: python -m orchestrator resume {experiment.name}")
+        return 130
     print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
           f"{experiment.results_dir}")
     print(f"  fronts and report: python -m analysis pareto {experiment.path}")

@@ -131,6 +131,15 @@ class ParquetResultsCallback(Callback):
         consolidate_trial(Path(self.results_dir), trial.trial_id)
         self._progress(trials, trial, status)
 
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        # A trial stopped by the time budget ends TERMINATED without on_trial_complete;
+        # an interrupted one (Ctrl-C) stays RUNNING/PENDING and is left for `resume`.
+        for trial in trials:
+            last = trial.last_result or {}
+            if trial.status == "TERMINATED" and not last.get(S.IS_FINAL):
+                self._terminal_row(trial, S.STATUS_PRUNED, None)
+                consolidate_trial(Path(self.results_dir), trial.trial_id)
+
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if self.quiet:
             return

@@ -4,8 +4,9 @@ Stock ``OptunaSearch`` tells the study COMPLETE with the last reported values fo
 that stops, including trials stopped early, whose low-fidelity values would then enter the
 Pareto front and the sampler's model. :class:`SweepSearch` tells such trials PRUNED instead
 (a trial is finished only when its last result says ``is_final``), records which Tune trial
-each Optuna trial belongs to (so ``resume`` can reconcile the journal), and attaches the
-constraint values Optuna's ``constraints_func`` reads.
+each Optuna trial belongs to (so ``resume`` can reconcile the journal), and sets the trial's
+constraint values (Optuna 5's ``Trial.set_constraint``, which every sampler reads) before it
+is told.
 """
 
 from __future__ import annotations
@@ -18,41 +19,37 @@ from ray.tune.search.optuna import OptunaSearch
 from orchestrator.errors import UsageError
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
-CONSTRAINT_ATTR = "constraint"  # Optuna convention: values <= 0 are feasible
 TUNE_TRIAL_ATTR = "tune_trial_id"
 
 
 def constraint_values(result: Mapping[str, Any],
-                      constraints: Sequence[tuple[str, str, float]]) -> list[float] | None:
+                      constraints: Sequence[tuple[str, str, float]]) -> dict[str, float] | None:
     """Optuna constraint values (<= 0 feasible) for ``(metric, op, bound)`` constraints."""
-    values = []
+    values = {}
     for metric, op, bound in constraints:
         value = result.get(metric)
-        if not isinstance(value, (int, float)):
+        if not isinstance(value, (int, float)) or value != value:
             return None
-        values.append(bound - value if op == ">=" else value - bound)
+        values[f"{metric}{op}{bound:g}"] = bound - value if op == ">=" else value - bound
     return values
-
-
-def _constraints_func(frozen_trial: Any) -> Sequence[float]:
-    return frozen_trial.user_attrs.get(CONSTRAINT_ATTR, [])
 
 
 def make_sampler(name: str, seed: int | None, num_objectives: int,
                  constrained: bool, population: int | None = None) -> Any:
-    """One of Optuna's multi-objective capable samplers by name."""
+    """One of Optuna's multi-objective capable samplers by name.
+
+    Constraints need no ``constraints_func`` (deprecated in Optuna 5): the searcher sets
+    them on each trial and TPE, NSGA-II and GP read them from there.
+    """
     import optuna
 
-    constraints = _constraints_func if constrained else None
     if name == "tpe":
         # constant_liar penalises running trials, so parallel trials spread out.
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
-                                          constraints_func=constraints)
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints,
-                                             population_size=population or 8)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population or 8)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints)
+        return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         if constrained:
             raise UsageError("the random sampler ignores constraints; use tpe, nsga2 or gp")
@@ -87,8 +84,8 @@ class SweepSearch(OptunaSearch):
             return None
         if result and self.constraints:
             values = constraint_values(result, self.constraints)
-            if values is not None:
-                ot_trial.set_user_attr(CONSTRAINT_ATTR, values)
+            for key, value in (values or {}).items():
+                ot_trial.set_constraint(key, value)
         return super().on_trial_complete(trial_id, result, error)
 
     def _tell(self, ot_trial: Any, values: Any, state: str) -> None:

@@ -157,6 +157,7 @@ class ArtifactStore:
                 try:
                     if (final / MANIFEST).is_file():  # built while we were acquiring
                         return final
+                    self._remove_leftovers(final.parent, key)
                     self._build(kind, key, dict(inputs), build, final, lock)
                     return final
                 finally:
@@ -248,6 +249,11 @@ class ArtifactStore:
         except FileNotFoundError:
             return
         trash.unlink(missing_ok=True)
+
+    def _remove_leftovers(self, folder: Path, key: str) -> None:
+        """Half-built folders of builders that died (we hold the lock, so none is alive)."""
+        for leftover in folder.glob(f".tmp-{key}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _build(
         self,
