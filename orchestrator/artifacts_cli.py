@@ -6,7 +6,7 @@ import argparse
 import time
 
 from orchestrator.errors import UsageError
-from orchestrator.experiment import resolve_storage
+from orchestrator.storage import open_storage
 from trainables.artifacts import ArtifactStore
 
 
@@ -19,7 +19,10 @@ def _size(n: int) -> str:
 
 
 def artifacts(args: argparse.Namespace) -> int:
-    store = ArtifactStore.under_storage(resolve_storage(args.storage))
+    from orchestrator.launch import artifacts_root
+
+    store = ArtifactStore.under_storage(artifacts_root(open_storage(args.storage),
+                                                      args.artifacts_dir))
     items = [a for a in store.list() if args.kind in (None, a.kind)]
     if args.action == "list":
         if not items:

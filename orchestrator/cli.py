@@ -63,9 +63,14 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                    help="disable multi-objective early stopping")
     p.add_argument("--max-failures", type=int, default=0,
                    help="retries of a failed trial from its last checkpoint")
-    p.add_argument("--reuse-actors", action="store_true",
-                   help="run the next trial in a finished trial's process (saves process "
-                   "start and imports; trials must ask for the same resources)")
+    p.add_argument("--reuse-actors", dest="reuse_actors", action="store_true", default=None,
+                   help="run the next trial in a finished trial's process, saving process "
+                   "start and imports (default: on for CPU trials, off with GPUs)")
+    p.add_argument("--no-reuse-actors", dest="reuse_actors", action="store_false",
+                   help="start every trial in a fresh process")
+    p.add_argument("--artifacts-dir",
+                   help="shared artifacts (tokenised data, teachers, pruners): default the "
+                   "storage root, or each node's cache when --storage is a URI")
     p.add_argument("--allow-local-storage", action="store_true",
                    help="accept a local storage path on a multi-node cluster (only if every "
                    "node really sees the same folder)")
@@ -93,6 +98,7 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("artifacts", help="list or prune the shared artifacts")
     p.add_argument("action", choices=("list", "prune"))
     p.add_argument("--storage", default=DEFAULT_STORAGE)
+    p.add_argument("--artifacts-dir", help="the artifacts folder, if not under --storage")
     p.add_argument("--kind", help="only this kind (tokenized, teacher, smp_pruner, ...)")
     p.add_argument("--older-than-days", type=float,
                    help="prune: only artifacts created longer ago than this")

@@ -33,6 +33,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     """Join ``address`` (``auto`` or ``HOST:PORT``), or start a local cluster."""
     import ray
 
+    if address is not None:
+        check_reachable(address)
     if ray.is_initialized():  # e.g. a test fixture or a notebook already connected
         return _info(started_here=False, address=address or "existing")
     if address is None:
@@ -43,7 +45,6 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
                        log_to_driver=True, logging_level="WARNING")
         return _info(started_here=True, address=ctx.address_info.get("address", "local"),
                      dashboard=ctx.dashboard_url or None)
-    check_reachable(address)
     try:
         ctx = ray.init(address=address, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as exc:

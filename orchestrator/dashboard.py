@@ -12,6 +12,7 @@ from orchestrator.experiment import Experiment
 def serve(args: argparse.Namespace) -> int:
     experiment = Experiment.at(args.storage, args.name)
     experiment.load()  # a clear error when the experiment does not exist
+    experiment.sync_journal_down()
     if not experiment.journal.is_file():
         raise UsageError(f"experiment {args.name!r} has no optuna.journal yet (no trial has "
                          "started); try again once the sweep runs")

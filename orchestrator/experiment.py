@@ -1,17 +1,19 @@
 """The experiment folder: ``<storage>/<name>/`` with experiment.json, results/, optuna.journal.
 
 Names are validated so that no name can leave the storage root, and the storage root is checked
-for writability before anything starts.
+for writability before anything starts. The storage may be a local/NFS folder or a pyarrow
+filesystem URI (see :mod:`orchestrator.storage`); the Optuna journal needs a POSIX file, so on
+an object store the driver keeps it in its local cache and mirrors it into the experiment
+folder after every trial (``resume`` on another machine fetches the mirror).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
+from orchestrator.storage import Storage, local_cache_dir, open_storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 EXPERIMENT_JSON = "experiment.json"
@@ -37,31 +40,6 @@ def validate_name(name: str) -> str:
             "cannot leave the storage root"
         )
     return name
-
-
-def resolve_storage(storage: str) -> Path:
-    """The absolute storage root (trials chdir into their own folder, so relative paths break)."""
-    if "://" in storage and not storage.startswith("file://"):
-        raise UsageError(
-            f"storage {storage!r}: URIs other than file:// are not supported yet; use a path "
-            "(on shared storage such as NFS for multi-node clusters)"
-        )
-    return Path(storage.removeprefix("file://")).expanduser().resolve()
-
-
-def check_writable(root: Path) -> None:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"storage path {root} is not writable: {exc.strerror or exc}") from None
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def _git_sha() -> str | None:
@@ -87,50 +65,78 @@ def package_versions() -> dict[str, str]:
 class Experiment:
     """One experiment folder under a storage root."""
 
-    storage: Path
+    storage: Storage
     name: str
 
     @classmethod
     def at(cls, storage: str, name: str) -> Experiment:
-        root = resolve_storage(storage)
-        path = (root / validate_name(name)).resolve()
-        if path.parent != root:  # belt and braces: symlinks or odd names
-            raise UsageError(f"experiment name {name!r} would leave the storage root {root}")
-        return cls(root, name)
+        return cls(open_storage(storage), validate_name(name))
 
     @property
-    def path(self) -> Path:
-        return self.storage / self.name
+    def path(self) -> str:
+        """The folder's path on the storage's filesystem."""
+        return self.storage.join(self.name)
 
     @property
-    def results_dir(self) -> Path:
-        return self.path / RESULTS_DIR
+    def uri(self) -> str:
+        """The folder as a path or URI for the analysis package and messages."""
+        return self.storage.uri(self.path)
+
+    @property
+    def results_dir(self) -> str:
+        return self.storage.join(self.name, RESULTS_DIR)
+
+    @property
+    def metadata_file(self) -> str:
+        return self.storage.join(self.name, EXPERIMENT_JSON)
 
     @property
     def journal(self) -> Path:
-        return self.path / JOURNAL
+        """The Optuna journal as a local file (a cached copy when the storage is remote)."""
+        if self.storage.is_local:
+            return Path(self.path) / JOURNAL
+        digest = hashlib.sha256(self.storage.text.encode()).hexdigest()[:12]
+        return local_cache_dir() / "journals" / digest / self.name / JOURNAL
 
-    @property
-    def metadata_file(self) -> Path:
-        return self.path / EXPERIMENT_JSON
+    def sync_journal_up(self) -> None:
+        """Mirror the local journal into the experiment folder (remote storage only)."""
+        if not self.storage.is_local and self.journal.is_file():
+            self.storage.upload(self.journal, self.storage.join(self.name, JOURNAL))
+
+    def sync_journal_down(self) -> None:
+        """Fetch the mirrored journal when this machine has no copy (remote storage only)."""
+        remote = self.storage.join(self.name, JOURNAL)
+        if not self.storage.is_local and not self.journal.is_file() \
+                and self.storage.is_file(remote):
+            self.storage.download(remote, self.journal)
 
     def exists(self) -> bool:
-        return self.metadata_file.is_file()
+        return self.storage.is_file(self.metadata_file)
 
     def create(self, record: dict[str, Any]) -> None:
         """Create the folder and write experiment.json; refuses to overwrite an experiment."""
-        check_writable(self.storage)
+        self.storage.check_writable()
         if self.exists():
             raise UsageError(
-                f"experiment {self.name!r} already exists in {self.storage}; continue it with "
-                f"`python -m orchestrator resume {self.name}` or pick another --name"
+                f"experiment {self.name!r} already exists in {self.storage.text}; continue it "
+                f"with `python -m orchestrator resume {self.name}` or pick another --name"
             )
-        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.storage.makedirs(self.results_dir)
         full = {"name": self.name, "created": time.time(), "command": sys.argv,
                 "versions": package_versions(), "git_sha": _git_sha(), **record}
-        write_json_atomic(self.metadata_file, full)
+        self.storage.write_text(self.metadata_file,
+                                json.dumps(full, indent=2, default=str, sort_keys=True))
 
     def load(self) -> dict[str, Any]:
         if not self.exists():
-            raise UsageError(f"no experiment {self.name!r} in {self.storage}")
-        return json.loads(self.metadata_file.read_text())
+            raise UsageError(f"no experiment {self.name!r} in {self.storage.text}")
+        return json.loads(self.storage.read_text(self.metadata_file))
+
+    def known_names(self) -> list[str]:
+        """Names of the experiments next to this one (for "did you mean" messages)."""
+        import pyarrow.fs as pafs
+
+        infos = self.storage.fs.get_file_info(
+            pafs.FileSelector(self.storage.root, allow_not_found=True))
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
+                      and self.storage.is_file(self.storage.join(i.base_name, EXPERIMENT_JSON)))

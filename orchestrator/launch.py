@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
 from orchestrator.cli import default_name
 from orchestrator.errors import OrchestratorError, UsageError
-from orchestrator.experiment import Experiment, check_writable
+from orchestrator.experiment import Experiment
 from orchestrator.reconcile import reconcile, trial_ids
 from orchestrator.settings import SweepSettings, build_settings, describe
 from orchestrator.sweep import Resources, SweepPlan, run_sweep
@@ -69,6 +70,16 @@ def plan_resources(args: argparse.Namespace, cluster_resources: dict[str, float]
     return Resources(args.cpus_per_trial, gpus), concurrency
 
 
+def artifacts_root(storage: Any, artifacts_dir: str | None) -> Path:
+    """Where trials keep shared artifacts: --artifacts-dir, else the storage root when it is a
+    folder, else each node's local cache (an object store cannot hold the build locks)."""
+    from orchestrator.storage import local_cache_dir
+
+    if artifacts_dir:
+        return Path(artifacts_dir).expanduser().resolve()
+    return Path(storage.root) if storage.is_local else local_cache_dir()
+
+
 def search_controls(args: argparse.Namespace, sweep: SweepSettings, storage: Any) -> dict:
     """Sampler, constraints, time budget and warm-start trials, checked before Ray starts."""
     from orchestrator.search import SAMPLERS
@@ -101,20 +112,21 @@ def launch(args: argparse.Namespace) -> int:
     space = _space(args.space)
     name = args.name or default_name(space.name, args.profile)
     experiment = Experiment.at(args.storage, name)
-    check_writable(experiment.storage)
+    experiment.storage.check_writable()
     if experiment.exists():
-        raise UsageError(f"experiment {name!r} already exists in {experiment.storage}; "
+        raise UsageError(f"experiment {name!r} already exists in {experiment.storage.text}; "
                          f"continue it with `python -m orchestrator resume {name}` or pick "
                          "another --name")
     sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
-                           data_dir=args.data_dir, storage_root=experiment.storage)
+                           data_dir=args.data_dir,
+                           storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
     num_samples = args.num_samples or get_profile(args.profile).num_samples
     if num_samples < 1:
         raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")
     if args.max_failures < -1:
         raise UsageError(f"--max-failures must be >= -1 (-1: retry forever), but got "
                          f"{args.max_failures}")
-    controls = search_controls(args, sweep, experiment.storage)
+    controls = search_controls(args, sweep, experiment.storage.text)
     preflight_data_and_model(sweep)
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
@@ -125,12 +137,17 @@ def launch(args: argparse.Namespace) -> int:
                       dashboard_host=args.dashboard_host)
     try:
         resources, concurrency = plan_resources(args, cluster.resources, num_samples)
-        check_shared_storage(experiment.storage, alive_nodes(),
-                             allow_local=args.allow_local_storage)
+        # Reusing a trial's process saves its start-up; with GPUs a fresh process is the
+        # safe default (CUDA memory of a finished trial is not always given back).
+        reuse = args.reuse_actors if args.reuse_actors is not None \
+            else resources.gpus_per_trial == 0
+        if experiment.storage.is_local:  # URIs (s3://, gs://, ...) are shared by nature
+            check_shared_storage(Path(experiment.storage.root), alive_nodes(),
+                                 allow_local=args.allow_local_storage)
         experiment.create({**describe(sweep), "num_samples": num_samples,
                            "concurrency": concurrency, "seed": args.seed,
                            "resources": vars(resources), "address": args.address,
-                           "reuse_actors": args.reuse_actors,
+                           "reuse_actors": reuse,
                            "sampler": args.sampler, "constraints": controls["constraints"],
                            "early_stop": controls["early_stop"],
                            "warm_start": args.warm_start,
@@ -138,10 +155,11 @@ def launch(args: argparse.Namespace) -> int:
         _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint())
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
                          seed=args.seed, max_failures=args.max_failures, quiet=args.quiet,
-                         verbosity=args.tune_verbose, reuse_actors=args.reuse_actors,
+                         verbosity=args.tune_verbose, reuse_actors=reuse,
                          **controls)
         grid = run_sweep(plan)
         reconcile(experiment, trial_ids(grid, space.name))
+        experiment.sync_journal_up()
     finally:
         shutdown_if_started(cluster)
     return finish(experiment, grid)
@@ -151,7 +169,7 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
                  concurrency: int, cluster: Any, hint: str) -> None:
     print(f"experiment {experiment.name}: {num_samples} trials of {sweep.space.name} "
           f"({sweep.profile} profile), {concurrency} at a time")
-    print(f"  folder    {experiment.path}")
+    print(f"  folder    {experiment.uri}")
     print(f"  searching {', '.join(sweep.searched) or '(nothing: every parameter is pinned)'}")
     if cluster.dashboard_url:
         print(f"  dashboard http://{cluster.dashboard_url.removeprefix('http://')}  ({hint})")
@@ -160,8 +178,9 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
 def finish(experiment: Experiment, grid: Any) -> int:
     """Print how the sweep ended; an interrupted sweep says how to resume it."""
     from analysis import schema as S
+    from orchestrator.results import read_rows
 
-    df = S.read_results(experiment.path)
+    df = read_rows(experiment)
     finished = set(df[df[S.IS_FINAL]][S.TRIAL_ID]) if len(df) else set()
     open_trials = [t for t in trial_ids(grid, experiment.load()["space"]) if t not in finished]
     errors = grid.num_errors
@@ -170,9 +189,9 @@ def finish(experiment: Experiment, grid: Any) -> int:
               f"with: python -m orchestrator resume {experiment.name}")
         return 130
     print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
-          f"{experiment.results_dir}")
-    print(f"  fronts and report: python -m analysis pareto {experiment.path}")
+          f"{experiment.uri}/results")
+    print(f"  fronts and report: python -m analysis pareto {experiment.uri}")
     if errors and errors == len(grid):
         raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
-                                f"results or the trial logs under {experiment.path}")
+                                f"results or the trial logs under {experiment.uri}")
     return 0

@@ -28,7 +28,9 @@ def trial_ids(grid: Any, space: str) -> list[str]:
 
 def reconcile(experiment: Experiment, tune_trial_ids: list[str]) -> None:
     known = {t for t in tune_trial_ids if t}
-    df = S.read_results(experiment.path)
+    from orchestrator.results import read_rows
+
+    df = read_rows(experiment)
     terminal = {}
     if len(df):
         finals = df[df[S.IS_FINAL]]
@@ -65,6 +67,7 @@ def _settle_study(experiment: Experiment, known: set[str], terminal: dict[str, s
 def _close_orphaned_rows(experiment: Experiment, df: Any, known: set[str]) -> None:
     from orchestrator.results import consolidate_trial, result_file, write_rows_atomic
 
+    storage = experiment.storage
     if df.empty:
         return
     for trial_id, rows in df.groupby(S.TRIAL_ID):
@@ -77,8 +80,8 @@ def _close_orphaned_rows(experiment: Experiment, df: Any, known: set[str]) -> No
                      S.ERROR: f"{ORPHAN_NOTE}; its search point was tried again as another "
                               "trial"})
         path = result_file(experiment.results_dir, str(trial_id), last[S.ITERATION], "-failed")
-        write_rows_atomic(path, [last])
-        consolidate_trial(experiment.results_dir, str(trial_id))
+        write_rows_atomic(storage, path, [last])
+        consolidate_trial(storage, experiment.results_dir, str(trial_id))
 
 
 def _is_nan(value: Any) -> bool:

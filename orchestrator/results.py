@@ -6,35 +6,48 @@ result that Tune reports again after a restore (a trial resumed from an older ch
 recognised and not written twice. A trial that ends without a final row (it failed, diverged,
 or was stopped early) gets one terminal row saying so, with its last metrics and the error.
 
-The callback lives in the driver; it holds only strings so Tune can pickle it with its state.
+The callback lives in the driver; it holds only plain values so Tune can pickle it with its
+state (the filesystem is reopened after a restore).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
 from analysis import schema as S
+from orchestrator.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from orchestrator.experiment import Experiment
 
 DIVERGED_MARK = "TrialDivergedError"
 
 
-def result_file(results_dir: Path, trial_id: str, iteration: int, suffix: str = "") -> Path:
-    return results_dir / f"{trial_id}-it{iteration:06d}{suffix}.parquet"
+def result_file(results_dir: str, trial_id: str, iteration: int, suffix: str = "") -> str:
+    return f"{results_dir}/{trial_id}-it{iteration:06d}{suffix}.parquet"
 
 
-def consolidated_file(results_dir: Path, trial_id: str, upto: int) -> Path:
+def consolidated_file(results_dir: str, trial_id: str, upto: int) -> str:
     """All rows of a trial up to iteration ``upto``, written once the trial ends."""
-    return results_dir / f"{trial_id}-upto{upto:06d}.parquet"
+    return f"{results_dir}/{trial_id}-upto{upto:06d}.parquet"
 
 
-def consolidate_trial(results_dir: Path, trial_id: str) -> Path | None:
+def _parquet_bytes(table: Any) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def consolidate_trial(storage: Storage, results_dir: str, trial_id: str) -> str | None:
     """Write one file with every row of a finished trial (its per-row files stay).
 
     Readers take a trial's newest consolidated file instead of its per-row files (one file
@@ -44,19 +57,26 @@ def consolidate_trial(results_dir: Path, trial_id: str) -> Path | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = sorted(results_dir.glob(f"{trial_id}-it*.parquet"))
-    if not files:
+    names = storage.list_names(results_dir, f"{trial_id}-it*.parquet")
+    if not names:
         return None
-    tables = [pq.read_table(f) for f in files]
+    tables = [pq.read_table(f"{results_dir}/{n}", filesystem=storage.fs) for n in names]
     table = pa.concat_tables(tables, promote_options="permissive")
     upto = max(table.column(S.ITERATION).to_pylist())
     path = consolidated_file(results_dir, trial_id, upto)
-    if path.exists():
-        return path
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    storage.write_bytes(path, _parquet_bytes(table), exclusive=True)
     return path
+
+
+def read_rows(experiment: Experiment) -> Any:
+    """Every result row of an experiment (an empty frame with the columns when none yet)."""
+    from analysis.errors import AnalysisError
+    from analysis.io import read_experiment
+
+    try:
+        return read_experiment(experiment.uri)
+    except AnalysisError:
+        return S.arrow_schema().empty_table().to_pandas()
 
 
 def build_row(
@@ -82,23 +102,18 @@ def build_row(
     return row
 
 
-def write_rows_atomic(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Write ``rows`` to ``path`` unless it exists; True when written."""
-    import pyarrow.parquet as pq
-
-    if path.exists():
-        return False
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    pq.write_table(S.rows_to_table(rows), tmp)
-    os.replace(tmp, path)
-    return True
+def write_rows_atomic(storage: Storage, path: str, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Write ``rows`` to ``path`` unless it exists (a row is never written twice)."""
+    return storage.write_bytes(path, _parquet_bytes(S.rows_to_table(rows)), exclusive=True)
 
 
 class ParquetResultsCallback(Callback):
     """Writes result rows under ``<experiment>/results`` and prints a line per finished trial."""
 
-    def __init__(self, results_dir: str, identity: Mapping[str, Any], searched: Sequence[str],
-                 objectives: Sequence[str], num_samples: int, quiet: bool = False) -> None:
+    def __init__(self, storage: str, results_dir: str, identity: Mapping[str, Any],
+                 searched: Sequence[str], objectives: Sequence[str], num_samples: int,
+                 quiet: bool = False, journal_mirror: Any = None) -> None:
+        self.storage_text = storage
         self.results_dir = results_dir
         self.identity = dict(identity)
         self.searched = list(searched)
@@ -106,29 +121,47 @@ class ParquetResultsCallback(Callback):
         self.num_samples = num_samples
         self.quiet = quiet
         self.rows_written = 0
+        self.journal_mirror = journal_mirror  # an Experiment whose journal to mirror, or None
         self._finished: set[str] = set()
+        self._storage: Storage | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_storage"] = None  # filesystems are reopened after a restore
+        return state
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            self._storage = open_storage(self.storage_text)
+        return self._storage
 
     def setup(self, **info: Any) -> None:
-        Path(self.results_dir).mkdir(parents=True, exist_ok=True)
+        self.storage.makedirs(self.results_dir)
+
+    def _trial_ended(self, trial: Any) -> None:
+        consolidate_trial(self.storage, self.results_dir, trial.trial_id)
+        if self.journal_mirror is not None:
+            self.journal_mirror.sync_journal_up()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         row = build_row(result, trial.config, self.identity, self.searched, trial.trial_id)
-        path = result_file(Path(self.results_dir), trial.trial_id, row[S.ITERATION])
-        self.rows_written += write_rows_atomic(path, [row])
+        path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION])
+        self.rows_written += write_rows_atomic(self.storage, path, [row])
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
         if not last.get(S.IS_FINAL):
             self._terminal_row(trial, S.STATUS_PRUNED, None)
-        consolidate_trial(Path(self.results_dir), trial.trial_id)
+        self._trial_ended(trial)
         self._progress(trials, trial, "done" if last.get(S.IS_FINAL) else "stopped")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = _error_text(trial)
         status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
         self._terminal_row(trial, status, error)
-        consolidate_trial(Path(self.results_dir), trial.trial_id)
+        self._trial_ended(trial)
         self._progress(trials, trial, status)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
@@ -138,7 +171,7 @@ class ParquetResultsCallback(Callback):
             last = trial.last_result or {}
             if trial.status == "TERMINATED" and not last.get(S.IS_FINAL):
                 self._terminal_row(trial, S.STATUS_PRUNED, None)
-                consolidate_trial(Path(self.results_dir), trial.trial_id)
+                self._trial_ended(trial)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if self.quiet:
@@ -152,8 +185,8 @@ class ParquetResultsCallback(Callback):
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
         row[S.ITERATION] = int(last.get("training_iteration", 0)) + 1
         row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
-        path = result_file(Path(self.results_dir), trial.trial_id, row[S.ITERATION], f"-{status}")
-        self.rows_written += write_rows_atomic(path, [row])
+        path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
+        self.rows_written += write_rows_atomic(self.storage, path, [row])
 
     def _progress(self, trials: list, trial: Any, what: str) -> None:
         if self.quiet:

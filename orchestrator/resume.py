@@ -18,9 +18,9 @@ from orchestrator.reconcile import reconcile, trial_ids
 def _experiment(args: argparse.Namespace) -> Experiment:
     experiment = Experiment.at(args.storage, args.name)
     if not experiment.exists():
-        known = sorted(p.parent.name for p in experiment.storage.glob("*/experiment.json"))
+        known = experiment.known_names()
         listing = f" Experiments there: {', '.join(known)}" if known else ""
-        raise UsageError(f"no experiment {args.name!r} in {experiment.storage}.{listing}")
+        raise UsageError(f"no experiment {args.name!r} in {experiment.storage.text}.{listing}")
     return experiment
 
 
@@ -33,7 +33,8 @@ def resume(args: argparse.Namespace) -> int:
 
     experiment = _experiment(args)
     record = experiment.load()
-    if not tune.Tuner.can_restore(str(experiment.path)):
+    fs = None if experiment.storage.is_local else experiment.storage.fs
+    if not tune.Tuner.can_restore(experiment.path, storage_filesystem=fs):
         raise UsageError(f"experiment {args.name!r} has no Tune state to resume (it stopped "
                          "before its first trial started); launch it again under a new name")
     resources = Resources(**record.get("resources", {}))
@@ -45,10 +46,12 @@ def resume(args: argparse.Namespace) -> int:
         if cluster.dashboard_url:
             print(f"  dashboard http://{cluster.dashboard_url}  ({auth_hint()})")
         trainable = make_trainable(record["trainable"], record["space"], resources)
-        tuner = tune.Tuner.restore(str(experiment.path), trainable, resume_unfinished=True,
-                                   resume_errored=True)
+        experiment.sync_journal_down()
+        tuner = tune.Tuner.restore(experiment.path, trainable, resume_unfinished=True,
+                                   resume_errored=True, storage_filesystem=fs)
         grid = tuner.fit()
         reconcile(experiment, trial_ids(grid, record["space"]))
+        experiment.sync_journal_up()
     finally:
         shutdown_if_started(cluster)
     return finish(experiment, grid)

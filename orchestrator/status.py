@@ -31,6 +31,7 @@ def trial_states(df: Any) -> dict[str, str]:
 
 def asked_trials(experiment: Experiment) -> int | None:
     """How many trials the study has handed out (None without a journal)."""
+    experiment.sync_journal_down()
     if not experiment.journal.is_file():
         return None
     from orchestrator.sweep import journal_storage
@@ -78,7 +79,9 @@ def _clock(seconds: float) -> str:
 def status(args: argparse.Namespace) -> int:
     experiment = _experiment(args)
     record = experiment.load()
-    df = S.read_results(experiment.path)
+    from orchestrator.results import read_rows
+
+    df = read_rows(experiment)
     objectives = [tuple(o) for o in record.get("objectives", [["score", "max"]])]
     requested = int(record.get("num_samples", 0))
     concurrency = int(record.get("concurrency", 1)) or 1

@@ -17,6 +17,10 @@ from orchestrator.settings import SweepSettings
 
 # Every report carries a checkpoint, so Tune snapshots its state often; that is intended.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Tune's default CSV and TensorBoard loggers duplicate the Parquet results and cost time per
+# result (TensorBoard also imports torch into the driver); only the JSON logger is kept,
+# because Tune's own ResultGrid reads result.json.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 
 
@@ -49,6 +53,7 @@ def journal_storage(experiment: Experiment) -> Any:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    experiment.journal.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(experiment.journal)))
 
 
@@ -110,14 +115,18 @@ def make_trainable(trainable: str, space_name: str, resources: Resources) -> Any
 def make_tuner(plan: SweepPlan) -> Any:
     from ray import tune
 
+    from ray.tune.logger import JsonLoggerCallback
+
     from orchestrator.results import ParquetResultsCallback
     space = plan.sweep.space
     trainable = make_trainable(space.trainable, space.name, plan.resources)
     identity = {"experiment": plan.experiment.name, "space": space.name,
                 "profile": plan.sweep.profile}
+    experiment = plan.experiment
     callback = ParquetResultsCallback(
-        str(plan.experiment.results_dir), identity, plan.sweep.searched, space.metrics,
-        plan.num_samples, quiet=plan.quiet)
+        experiment.storage.text, experiment.results_dir, identity, plan.sweep.searched,
+        space.metrics, plan.num_samples, quiet=plan.quiet,
+        journal_mirror=None if experiment.storage.is_local else experiment)
     name_trial = _TrialNamer(space.name)
     return tune.Tuner(
         trainable,
@@ -131,9 +140,10 @@ def make_tuner(plan: SweepPlan) -> Any:
             trial_dirname_creator=name_trial,
         ),
         run_config=tune.RunConfig(
-            name=plan.experiment.name,
-            storage_path=str(plan.experiment.storage),
-            callbacks=[callback],
+            name=experiment.name,
+            storage_path=experiment.storage.root,
+            storage_filesystem=None if experiment.storage.is_local else experiment.storage.fs,
+            callbacks=[callback, JsonLoggerCallback()],
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             verbose=plan.verbosity,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 from typing import Any
 
 from analysis import schema as S
@@ -18,16 +17,23 @@ from orchestrator.experiment import EXPERIMENT_JSON, Experiment
 from search_spaces import SearchSpace, Suggestion
 
 
-def locate(storage: Path, ref: str) -> Path:
-    """An experiment folder from a name under the storage root or a path."""
-    candidate = Path(ref).expanduser()
-    if (candidate / EXPERIMENT_JSON).is_file():
-        return candidate.resolve()
-    named = Experiment.at(str(storage), ref).path if "/" not in ref else candidate
-    if (named / EXPERIMENT_JSON).is_file():
-        return named
-    raise UsageError(f"--warm-start {ref}: no experiment folder there (looked for "
-                     f"{candidate / EXPERIMENT_JSON} and {named / EXPERIMENT_JSON})")
+def locate(storage: str, ref: str) -> tuple[dict[str, Any], str]:
+    """(experiment.json, location) of an experiment given by name under the storage root, or
+    by its own path or URI."""
+    from analysis.io import experiment_info
+
+    if "/" not in ref and "://" not in ref:
+        experiment = Experiment.at(storage, ref)
+        if experiment.exists():
+            return experiment.load(), experiment.uri
+        looked = experiment.uri
+    else:
+        looked = ref
+        record = experiment_info(ref)
+        if record:
+            return record, ref
+    raise UsageError(f"--warm-start {ref}: no experiment there (looked for "
+                     f"{looked}/{EXPERIMENT_JSON})")
 
 
 def distribution(suggestion: Suggestion) -> Any:
@@ -44,18 +50,24 @@ def distribution(suggestion: Suggestion) -> Any:
     return CategoricalDistribution(list(suggestion.choices))
 
 
-def warm_start_trials(source: Path, space: SearchSpace, searched: tuple[str, ...]) -> list[Any]:
+def warm_start_trials(source: tuple[dict[str, Any], str], space: SearchSpace,
+                      searched: tuple[str, ...]) -> list[Any]:
     """Frozen COMPLETE trials built from the source experiment's final rows."""
-    import json
-
     import optuna
 
-    record = json.loads((source / EXPERIMENT_JSON).read_text())
+    from analysis.errors import AnalysisError
+    from analysis.io import read_experiment
+
+    record, location = source
+    name = record.get("name", location)
     if record.get("space") != space.name:
-        raise UsageError(f"--warm-start {source.name}: that experiment swept space "
+        raise UsageError(f"--warm-start {name}: that experiment swept space "
                          f"{record.get('space')!r}, this one sweeps {space.name!r}; only an "
                          "experiment of the same space can seed the study")
-    df = S.read_results(source)
+    try:
+        df = read_experiment(location)
+    except AnalysisError as exc:
+        raise UsageError(f"--warm-start {name}: {exc}") from None
     final = df[(df[S.IS_FINAL]) & (df[S.STATUS] == S.STATUS_COMPLETED)] if len(df) else df
     suggestions = space.suggestions()
     dists = {name: distribution(suggestions[name]) for name in searched}
@@ -70,11 +82,11 @@ def warm_start_trials(source: Path, space: SearchSpace, searched: tuple[str, ...
         try:
             trials.append(optuna.trial.create_trial(params=params, distributions=dists,
                                                      values=values,
-                                                     user_attrs={"warm_start": source.name}))
+                                                     user_attrs={"warm_start": name}))
         except ValueError:  # a value outside today's range
             skipped += 1
     if skipped:
-        warnings.warn(f"--warm-start: {skipped} trials of {source.name} could not be used "
+        warnings.warn(f"--warm-start: {skipped} trials of {name} could not be used "
                       "(missing values or parameters outside this space's ranges)", stacklevel=2)
     return trials
 

@@ -6,6 +6,7 @@ from analysis import schema as S
 from orchestrator.results import (
     build_row, consolidate_trial, result_file, write_rows_atomic,
 )
+from orchestrator.storage import open_storage
 
 
 def _row(trial: str, iteration: int, final: bool = False) -> dict:
@@ -18,9 +19,10 @@ def _row(trial: str, iteration: int, final: bool = False) -> dict:
 
 
 def test_a_row_is_written_once_even_if_reported_again(tmp_path):
-    path = result_file(tmp_path, "t1", 1)
-    assert write_rows_atomic(path, [_row("t1", 1)])
-    assert not write_rows_atomic(path, [_row("t1", 1)])  # a restored trial re-reports it
+    storage = open_storage(str(tmp_path))
+    path = result_file(str(tmp_path), "t1", 1)
+    assert write_rows_atomic(storage, path, [_row("t1", 1)])
+    assert not write_rows_atomic(storage, path, [_row("t1", 1)])  # a restored trial re-reports
     assert [p.name for p in tmp_path.iterdir()] == ["t1-it000001.parquet"]
 
 
@@ -33,13 +35,15 @@ def test_build_row_carries_identity_params_and_status():
 
 
 def test_consolidated_trial_is_read_instead_of_its_row_files(tmp_path):
+    storage = open_storage(str(tmp_path))
     results = tmp_path / "results"
     results.mkdir()
     for i in (1, 2, 3):
-        write_rows_atomic(result_file(results, "done", i), [_row("done", i, final=i == 3)])
-    write_rows_atomic(result_file(results, "live", 1), [_row("live", 1)])
-    consolidated = consolidate_trial(results, "done")
-    assert consolidated.name == "done-upto000003.parquet"
+        write_rows_atomic(storage, result_file(str(results), "done", i),
+                          [_row("done", i, final=i == 3)])
+    write_rows_atomic(storage, result_file(str(results), "live", 1), [_row("live", 1)])
+    consolidated = consolidate_trial(storage, str(results), "done")
+    assert consolidated.endswith("/done-upto000003.parquet")
     files = [p.name for p in S.result_files(tmp_path)]
     assert files == ["done-upto000003.parquet", "live-it000001.parquet"]
     df = S.read_results(tmp_path, strict=True)

@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli_env() -> dict[str, str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", RAY_AUTH_MODE="disabled",
-               PYTHONUNBUFFERED="1")
+    # Same Ray auth settings as the test process: a cluster it started expects its token.
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYTHONUNBUFFERED="1")
     env.pop("RAY_ADDRESS", None)
     return env
 
