@@ -132,8 +132,11 @@ def fine_tune(
     hooks = hooks or Hooks()
     steps_per_epoch, total, warmup, eval_every = plan_steps(cfg, len(data.train["input_ids"]))
     model.to(device).train()
+    # The fused kernel is ~5x faster than the per-tensor loop on CPU (30 vs 145 ms per step
+    # for MiniLM on one core) and the fastest on CUDA; same update rule.
     optimizer = torch.optim.AdamW(hooks.param_groups(model, cfg), lr=cfg.learning_rate,
-                                  eps=cfg.adam_epsilon, weight_decay=0.0)
+                                  eps=cfg.adam_epsilon, weight_decay=0.0,
+                                  fused=device.type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(s, warmup, total))
     progress = _Progress()
