@@ -168,3 +168,12 @@ def head_layout(model: nn.Module) -> tuple[int, int, int]:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+__all__ = [
+    "ALIASES", "HEAD_COLUMN_ROLES", "HEAD_ROW_ROLES", "LINEAR_ROLES", "MINILM", "TINY",
+    "ModelSource", "ModelUnavailableError", "bert_of", "check_available", "count_parameters",
+    "encoder_layers", "get_submodule", "head_layout", "iter_encoder_linears", "load_classifier",
+    "load_tokenizer", "minilm_path", "resolve_model", "set_submodule", "tiny_config",
+    "tiny_tokenizer",
+]
