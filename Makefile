@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(OFFLINE) $(PY) -m orchestrator launch --space dense_sst2 --profile demo --name $(DEMO_NAME)
+	$(OFFLINE) $(PY) -m orchestrator launch --space cap_soft_qqp --profile demo --name $(DEMO_NAME)
 	$(OFFLINE) $(PY) -m analysis pareto experiments/$(DEMO_NAME)
 
 test: $(STAMP)

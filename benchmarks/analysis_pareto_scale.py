@@ -1,12 +1,12 @@
 """How long ``python -m analysis pareto`` takes over many result rows (target: 100k in < 10 s).
 
-Writes two synthetic experiments on one task (a CAP and an SMP sweep, half the rows each)
-laid out like the orchestrator's writer: one file per row named
-``<trial_id>-it<NNNNNN>[-<status>].parquet`` plus one consolidated file per finished trial, ``evals`` rows per trial, most trials
-completed, some failed / diverged / pruned (a terminal row) or still running, three
-``param_*`` columns. Then times the full command (reading, fronts, hypervolume,
-CSV/Parquet/Markdown, PNG and HTML) in a fresh interpreter; ``--all-files`` also times the
-mode that reads and checks every file (finished trials' per-row files included).
+Writes two synthetic experiments on one task (a CAP and an SMP sweep, half the rows each) laid
+out like the orchestrator's writer: one file per row named
+``<trial_id>-it<NNNNNN>[-<status>].parquet`` plus one consolidated file per finished trial,
+``evals`` rows per trial, most trials completed, some failed / diverged / pruned (a terminal
+row) or still running, three ``param_*`` columns. Then times the full command (reading, fronts,
+hypervolume, CSV/Parquet/Markdown, PNG and HTML) in a fresh interpreter; ``--all-files`` also
+times the mode that reads and checks every file (finished trials' per-row files included).
 
     python benchmarks/analysis_pareto_scale.py                   # 100,000 rows
     python benchmarks/analysis_pareto_scale.py --rows 20000 --all-files

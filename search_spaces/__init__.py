@@ -14,8 +14,10 @@ from __future__ import annotations
 import difflib
 
 from search_spaces.calibrate import calibrate_space
+from search_spaces.cap import cap_spaces
 from search_spaces.dense import dense_spaces
 from search_spaces.profiles import PROFILES, Profile, UnknownProfileError, get_profile
+from search_spaces.smp import smp_spaces
 from search_spaces.space import DefineByRun, SearchSpace, SpaceError, Suggestion
 
 SPACES: dict[str, SearchSpace] = {}
@@ -48,7 +50,7 @@ def get_space(name: str) -> SearchSpace:
         ) from None
 
 
-for _space in [*dense_spaces(), calibrate_space()]:
+for _space in [*dense_spaces(), *smp_spaces(), *cap_spaces(), calibrate_space()]:
     register(_space)
 
 __all__ = [

@@ -17,8 +17,10 @@ from typing import Any
 
 # name -> (run function, config class), as "module:attribute" so nothing loads eagerly.
 _REGISTRY: dict[str, tuple[str, str]] = {
+    "cap": ("trainables.cap.trainable:run", "trainables.cap.config:CapConfig"),
     "dense": ("trainables.dense:run", "trainables.config:DenseConfig"),
     "fixed_work": ("trainables.fixed_work:run", "trainables.fixed_work:FixedWorkConfig"),
+    "smp": ("trainables.smp.trainable:run", "trainables.smp.config:SmpConfig"),
 }
 
 

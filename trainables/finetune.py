@@ -28,19 +28,13 @@ from trainables import checkpoint as ckpt
 from trainables.config import TrainConfig
 from trainables.data import TaskData, batches
 from trainables.evaluation import evaluate, logits_of, measure_latency_ms, task_loss
+from trainables.lr_schedule import lr_multiplier
 from trainables.reporting import Reporter
 from trainables.runtime import autocast, to_device
 
 
 class TrialDivergedError(RuntimeError):
     """The training loss became NaN or infinite; the trial cannot continue."""
-
-
-def lr_multiplier(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Linear warm-up to 1 over ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
-    if step < warmup_steps:
-        return step / max(1, warmup_steps)
-    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
 def default_param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:

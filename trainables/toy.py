@@ -65,7 +65,8 @@ def _single(rng: random.Random) -> tuple[str, int]:
     while n_pos == n_neg:
         n_pos, n_neg = rng.randint(0, 3), rng.randint(0, 3)
     words = [rng.choice(SUBJECTS), rng.choice(VERBS)]
-    words += [rng.choice(POSITIVE) for _ in range(n_pos)] + [rng.choice(NEGATIVE) for _ in range(n_neg)]
+    words += [rng.choice(POSITIVE) for _ in range(n_pos)]
+    words += [rng.choice(NEGATIVE) for _ in range(n_neg)]
     words += [rng.choice(FILLER) for _ in range(rng.randint(2, 8))]
     head, tail = words[:2], words[2:]
     rng.shuffle(tail)

@@ -35,8 +35,8 @@ def test_smoke_sweep_writes_valid_parquet_and_study(ray_local, tmp_path, capsys)
     assert not df.duplicated([S.TRIAL_ID, S.ITERATION]).any()
     assert sorted(df[S.ITERATION].unique()) == [1, 2]  # eval_every 2 of max_steps 4
 
-    study = optuna.load_study(study_name="e2e",
-                              storage=JournalStorage(JournalFileBackend(str(exp / "optuna.journal"))))
+    journal = JournalStorage(JournalFileBackend(str(exp / "optuna.journal")))
+    study = optuna.load_study(study_name="e2e", storage=journal)
     states = [t.state for t in study.trials]
     assert states == [optuna.trial.TrialState.COMPLETE] * 2
 

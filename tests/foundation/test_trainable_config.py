@@ -6,7 +6,8 @@ from trainables.config import ConfigError, DenseConfig, TrainConfig, from_mappin
 
 
 def test_unknown_key_is_refused_with_a_suggestion():
-    with pytest.raises(ConfigError, match=r"unknown DenseConfig key 'learning_rat'.*'learning_rate'"):
+    wanted = r"unknown DenseConfig key 'learning_rat'.*'learning_rate'"
+    with pytest.raises(ConfigError, match=wanted):
         from_mapping(DenseConfig, {"learning_rat": 1e-5})
 
 

@@ -14,7 +14,7 @@ from orchestrator.storage_check import check_shared_storage, filesystem_type, is
 
 
 def _error(capsys) -> str:
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     return lines[0]
 

@@ -102,10 +102,13 @@ def test_resume_from_first_checkpoint_continues_with_the_same_result(config, mon
 
 
 def test_pruner_and_scores_are_built_once_for_two_runs(config, builds):
-    first, second = RecordingReporter(), RecordingReporter()
+    first, second, again = RecordingReporter(), RecordingReporter(), RecordingReporter()
     run(dict(config, prune_ratio=0.5), first)
     run(dict(config, prune_ratio=0.75, allocation="global"), second)
+    run(dict(config, prune_ratio=0.5), again)
     assert builds == {"meta_train": 1, "scores": 1}
+    # building the artifacts or reading them leaves the fine-tune's random stream alike
+    assert again.metrics[-1]["eval_loss"] == first.metrics[-1]["eval_loss"]
     assert first.metrics[-1]["head_sparsity"] == 0.5
     assert second.metrics[-1]["head_sparsity"] == 0.75
     assert second.metrics[-1]["weight_sparsity"] == pytest.approx(
@@ -194,3 +197,28 @@ def test_model_whose_attention_returns_no_maps(config, monkeypatch):
 def test_unknown_key_is_refused(config):
     with pytest.raises(ConfigError, match="did you mean 'prune_ratio'"):
         run(dict(config, prune_ration=0.3), RecordingReporter())
+
+
+def test_a_pruner_build_that_died_resumes_from_its_work_folder(config, monkeypatch):
+    import json
+
+    cfg = from_mapping(SmpConfig, config)
+    store = ArtifactStore.under_storage(cfg.storage_root)
+    tokenizer, device = load_tokenizer("tiny"), torch.device("cpu")
+    real = artifacts.meta_train
+
+    def dies_after_last_checkpoint(plm, tasks, directory, config, *, callback=None):
+        def stop(step, loss, rate):
+            if step == config.updates:  # the checkpoint of this step is already written
+                raise KeyboardInterrupt
+        return real(plm, tasks, directory, config, callback=stop)
+
+    monkeypatch.setattr(artifacts, "meta_train", dies_after_last_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        artifacts.pruner_artifact(cfg, tokenizer, store, device)
+    assert not [info for info in store.list() if info.kind == "smp_pruner"]  # nothing published
+    monkeypatch.setattr(artifacts, "meta_train", real)
+    folder, key = artifacts.pruner_artifact(cfg, tokenizer, store, device)
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["resumed_from"] == 2 and meta["updates"] == 2 and meta["losses"] == []
+    assert not (folder.parent / f".work-{key}").exists()  # cleaned up once published

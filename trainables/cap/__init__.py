@@ -14,6 +14,14 @@ Modules, in the order a training step uses them:
 - :mod:`.losses`: task loss, KD, L1 regulariser (2.5)
 - :mod:`.sparsity`: the counting rule and head sparsity (2.10)
 
+The trial side: :mod:`.config` (``CapConfig``, torch-free), :mod:`.teacher` (the shared
+``teacher`` artifact and its checks), :mod:`.memory` (a trial's PrC/FiC/SnC banks),
+:mod:`.training` (the fine-tune loop's hooks) and :mod:`.trainable` (``run``, the ``cap``
+trainable).
+
+Names are imported lazily (PEP 562), so the orchestrator reads ``trainables.cap.config``
+without loading torch.
+
 Example:
     >>> from trainables.cap import PruningState, threshold_at, weight_sparsity, wrap_bert
     >>> from trainables.models import load_classifier
@@ -26,60 +34,50 @@ Example:
 
 from __future__ import annotations
 
-from trainables.cap.banks import MemoryBank
-from trainables.cap.binarizers import SigmoidThresholdBinarizer
-from trainables.cap.binarizers import TopKBinarizer
-from trainables.cap.binarizers import check_keep_ratio
-from trainables.cap.binarizers import check_sigmoid_threshold
-from trainables.cap.binarizers import sigmoid_threshold_mask
-from trainables.cap.binarizers import topk_mask
-from trainables.cap.contrastive import cap_contrastive
-from trainables.cap.losses import kd_loss
-from trainables.cap.losses import l1_regulariser
-from trainables.cap.losses import task_loss
-from trainables.cap.masked import METHODS
-from trainables.cap.masked import MaskedLinear
-from trainables.cap.masked import PruningState
-from trainables.cap.masked import bake_masks
-from trainables.cap.masked import masked_linears
-from trainables.cap.masked import wrap_bert
-from trainables.cap.representations import REPRESENTATIONS
-from trainables.cap.representations import encode_batch
-from trainables.cap.representations import forward_with_anchor
-from trainables.cap.schedule import lambda_at
-from trainables.cap.schedule import lr_multiplier
-from trainables.cap.schedule import threshold_at
-from trainables.cap.sparsity import count_remaining
-from trainables.cap.sparsity import head_sparsity
-from trainables.cap.sparsity import pruned_heads
-from trainables.cap.sparsity import weight_sparsity
+from trainables.lazy import lazy_exports
 
-__all__ = [
-    "METHODS",
-    "REPRESENTATIONS",
-    "MaskedLinear",
-    "MemoryBank",
-    "PruningState",
-    "SigmoidThresholdBinarizer",
-    "TopKBinarizer",
-    "bake_masks",
-    "cap_contrastive",
-    "check_keep_ratio",
-    "check_sigmoid_threshold",
-    "count_remaining",
-    "encode_batch",
-    "forward_with_anchor",
-    "head_sparsity",
-    "kd_loss",
-    "l1_regulariser",
-    "lambda_at",
-    "lr_multiplier",
-    "masked_linears",
-    "pruned_heads",
-    "sigmoid_threshold_mask",
-    "task_loss",
-    "threshold_at",
-    "topk_mask",
-    "weight_sparsity",
-    "wrap_bert",
-]
+# public name -> defining module; imported on first use
+_EXPORTS: dict[str, str] = {
+    "MemoryBank": "trainables.cap.banks",
+    "SigmoidThresholdBinarizer": "trainables.cap.binarizers",
+    "TopKBinarizer": "trainables.cap.binarizers",
+    "check_keep_ratio": "trainables.cap.binarizers",
+    "check_sigmoid_threshold": "trainables.cap.binarizers",
+    "sigmoid_threshold_mask": "trainables.cap.binarizers",
+    "topk_mask": "trainables.cap.binarizers",
+    "cap_contrastive": "trainables.cap.contrastive",
+    "kd_loss": "trainables.cap.losses",
+    "l1_regulariser": "trainables.cap.losses",
+    "task_loss": "trainables.cap.losses",
+    "METHODS": "trainables.cap.masked",
+    "MaskedLinear": "trainables.cap.masked",
+    "PruningState": "trainables.cap.masked",
+    "bake_masks": "trainables.cap.masked",
+    "masked_linears": "trainables.cap.masked",
+    "wrap_bert": "trainables.cap.masked",
+    "REPRESENTATIONS": "trainables.cap.representations",
+    "encode_batch": "trainables.cap.representations",
+    "forward_with_anchor": "trainables.cap.representations",
+    "lambda_at": "trainables.cap.schedule",
+    "lr_multiplier": "trainables.cap.schedule",
+    "threshold_at": "trainables.cap.schedule",
+    "count_remaining": "trainables.cap.sparsity",
+    "head_sparsity": "trainables.cap.sparsity",
+    "pruned_heads": "trainables.cap.sparsity",
+    "weight_sparsity": "trainables.cap.sparsity",
+    "CapConfig": "trainables.cap.config",
+    "ConfigError": "trainables.cap.config",
+    "check_schedule_fits": "trainables.cap.config",
+    "TeacherMismatchError": "trainables.cap.teacher",
+    "load_teacher": "trainables.cap.teacher",
+    "TrialBanks": "trainables.cap.memory",
+    "CapTraining": "trainables.cap.training",
+    "run": "trainables.cap.trainable",
+    "train_cap": "trainables.cap.trainable",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+__all__ = sorted(_EXPORTS)

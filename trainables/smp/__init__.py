@@ -20,7 +20,8 @@ Example:
     >>> prune_heads(plm, keep)
 
 The trial side: :mod:`~trainables.smp.config` (``SmpConfig``, torch-free),
-:mod:`~trainables.smp.artifacts` (the ``smp_pruner`` / ``smp_scores`` shared artifacts) and
+:mod:`~trainables.smp.artifacts` (the ``smp_pruner`` / ``smp_scores`` shared artifacts),
+:mod:`~trainables.smp.latency` (pruned vs dense latency) and
 :mod:`~trainables.smp.trainable` (``run``, the ``smp`` trainable).
 
 Names are imported lazily (PEP 562), so ``trainables.smp.config`` can be read by the
@@ -29,8 +30,7 @@ orchestrator without loading torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trainables.lazy import lazy_exports
 
 # public name -> defining module; imported on first use
 _EXPORTS: dict[str, str] = {
@@ -80,17 +80,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

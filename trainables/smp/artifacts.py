@@ -45,6 +45,9 @@ from trainables.smp.pruner import PrunerCheckpointError
 from trainables.smp.pruner import load_pruner_checkpoint
 from trainables.tasks import get_task
 
+__all__ = ["PRUNER_KIND", "SCORES_KIND", "check_ratio_fits", "head_scores", "keep_mask",
+           "pruner_artifact", "released_pruner"]
+
 PRUNER_KIND = "smp_pruner"
 SCORES_KIND = "smp_scores"
 VERSION = 1  # bump when the artifacts change meaning, so old ones are not reused
@@ -241,6 +244,3 @@ def check_ratio_fits(cfg: SmpConfig, layers: int, heads: int) -> None:
     """
     keep_mask(cfg, torch.arange(layers * heads, dtype=torch.float).reshape(layers, heads))
 
-
-__all__ = ["PRUNER_KIND", "SCORES_KIND", "check_ratio_fits", "head_scores",
-           "keep_mask", "pruner_artifact", "released_pruner"]

@@ -5,15 +5,16 @@ shared ``smp_pruner``, meta-trained once per storage root, or a released checkpo
 keep-mask at the trial's ratio; (3) a fresh classifier with those heads physically removed;
 (4) the shared fine-tune loop, reporting score, ``head_sparsity``, ``weight_sparsity`` (the CAP
 counting rule) and parameter counts every evaluation, and the pruned and dense latencies at
-the end. The mask travels in every checkpoint, so a resumed trial rebuilds the same
-architecture without scoring again.
+the end (measured in alternation, :mod:`~trainables.smp.latency`). The mask travels in every
+checkpoint, so a resumed trial rebuilds the same architecture without scoring again.
 
 Example:
     >>> from trainables.reporting import RecordingReporter
     >>> rec = RecordingReporter()
     >>> run({"task": "sst2", "model": "tiny", "synthetic_data": True, "max_steps": 2,
-    ...      "meta_updates": 1, "meta_batch_size": 4, "mask_exact_count": True}, rec)  # doctest: +SKIP
-    >>> rec.metrics[-1]["head_sparsity"]                                             # doctest: +SKIP
+    ...      "meta_updates": 1, "meta_batch_size": 4,
+    ...      "mask_exact_count": True}, rec)               # doctest: +SKIP
+    >>> rec.metrics[-1]["head_sparsity"]                    # doctest: +SKIP
     0.5
 """
 
@@ -30,7 +31,6 @@ from torch import nn
 
 from trainables.artifacts import ArtifactStore
 from trainables.config import from_mapping
-from trainables.evaluation import measure_latency_ms
 from trainables.finetune import Hooks
 from trainables.finetune import fine_tune
 from trainables.models import head_layout
@@ -46,6 +46,7 @@ from trainables.smp.config import SmpConfig
 from trainables.smp.heads import encoder_param_counts
 from trainables.smp.heads import head_sparsity
 from trainables.smp.heads import prune_heads
+from trainables.smp.latency import paired_latency_ms
 from trainables.smp.masks import heads_kept
 from trainables.smp.masks import load_mask_json
 from trainables.smp.masks import save_mask_json
@@ -60,16 +61,20 @@ def run(config: Mapping[str, Any], report: Reporter, *, resume_from: Path | None
     train_smp(cfg, report, resume_from=resume_from)
 
 
-def train_smp(cfg: SmpConfig, report: Reporter, *,
-              resume_from: Path | None = None) -> nn.Module:
-    """Mask, prune and fine-tune; returns the trained, pruned model."""
+def train_smp(cfg: SmpConfig, report: Reporter, *, resume_from: Path | None = None,
+              keep: torch.Tensor | None = None) -> nn.Module:
+    """Mask, prune and fine-tune; returns the trained, pruned model.
+
+    ``keep`` replaces the pruner's mask (the fidelity benchmark's random and dense
+    baselines go through the very same loop); a resumed trial reads its checkpoint's mask.
+    """
     prep = prepare(cfg)
     model = load_classifier(cfg.model, prep.task.num_labels, seed=cfg.seed)
     layers, heads, _ = head_layout(model)
     check_ratio_fits(cfg, layers, heads)
     if resume_from is not None:
         keep = load_mask_json(Path(resume_from) / MASK_FILE)
-    else:
+    elif keep is None:
         keep = trial_mask(cfg, prep)
     prune_heads(model, keep)
     log(f"{prep.task.name}: kept heads per layer {heads_kept(keep)} at prune_ratio "
@@ -80,8 +85,12 @@ def train_smp(cfg: SmpConfig, report: Reporter, *,
 
 
 def trial_mask(cfg: SmpConfig, prep: Prepared) -> torch.Tensor:
-    """The keep-mask ``[L, H]`` from the task's shared head scores."""
-    with artifact_store(prep.store) as store:
+    """The keep-mask ``[L, H]`` from the task's shared head scores.
+
+    Building the artifacts draws from the global random state (CNN initialisation), reading
+    them does not; forking it keeps fine-tuning identical whichever this trial did.
+    """
+    with torch.random.fork_rng(), artifact_store(prep.store) as store:
         scores = head_scores(cfg, prep.tokenizer, store, prep.device, prep.data)
     return keep_mask(cfg, scores)
 
@@ -97,7 +106,7 @@ def artifact_store(store: ArtifactStore | None) -> Iterator[ArtifactStore]:
 
 
 def smp_hooks(cfg: SmpConfig, model: nn.Module, keep: torch.Tensor, prep: Prepared) -> Hooks:
-    """The shared loop's hooks: fixed sparsity, the mask in checkpoints, dense latency."""
+    """The shared loop's hooks: fixed sparsity, the mask in checkpoints, paired latencies."""
     total, remaining = encoder_param_counts(model)  # constant: the heads are gone for good
     sparsity = {"weight_sparsity": 1.0 - remaining / total, "head_sparsity": head_sparsity(keep),
                 "params_total": total, "params_remaining": remaining}
@@ -105,20 +114,10 @@ def smp_hooks(cfg: SmpConfig, model: nn.Module, keep: torch.Tensor, prep: Prepar
     def final_metrics(pruned: nn.Module) -> dict[str, float]:
         if not cfg.measure_latency:
             return {}
-        return {"dense_latency_ms": dense_latency_ms(pruned, prep, cfg)}
+        # replaces the loop's sequential latency_ms with an alternating, like-for-like pair
+        tensors = next(iter(prep.data.evals.values()))
+        return paired_latency_ms(pruned, tensors, device=prep.device, bf16=cfg.bf16)
 
     return Hooks(method=METHOD, sparsity=lambda m: dict(sparsity),
                  final_metrics=final_metrics,
                  save_extra=lambda directory: save_mask_json(keep, directory / MASK_FILE))
-
-
-def dense_latency_ms(pruned: nn.Module, prep: Prepared, cfg: SmpConfig) -> float:
-    """Latency of the unpruned architecture, measured exactly as the pruned one was.
-
-    Weights do not change the work of a forward pass, so a randomly initialised model of the
-    same config (which still describes the dense model) is enough and needs no download.
-    """
-    with torch.random.fork_rng(devices=[]):  # leave the trial's random stream untouched
-        dense = type(pruned)(pruned.config).to(prep.device)
-    tensors = next(iter(prep.data.evals.values()))
-    return measure_latency_ms(dense, tensors, device=prep.device, bf16=cfg.bf16)

@@ -1,0 +1,210 @@
+"""CAP fidelity on real QQP: CAP-m vs plain movement pruning, and CAP-soft's sparsity knob.
+
+    python benchmarks/cap_fidelity.py [--part topk|soft|reference|all] [--storage DIR]
+        [--seeds 0,1,2] [--lambdas 100,300,1000,3000] [--threads 1] [--steps 0]
+        [--teacher-steps 0]
+
+Every run is the ``cap`` trainable with the ``dev`` profile of ``cap_topk_qqp`` /
+``cap_soft_qqp`` (MiniLM-L6, 4000 QQP training rows, 1000 validation rows, length 64, bf16,
+batch 32, 3 epochs = 375 steps, warm-up 10% with the scripts' 2 + 3 flat warm-ups, score
+lr 0.1) and the scripts' CAP settings (tau 0.1, w_u 0.1, w_s 10, CE 0.1, KD 0.9 at T 2,
+4096 extra examples). ``--steps`` / ``--teacher-steps`` > 0 shorten the runs / the
+teacher's fine-tune (3 epochs by default) to that many steps (a quick check).
+
+1. ``topk``: keep ratio 0.1 (90% sparsity), per seed: CAP-m and movement pruning (the same
+   run with ``use_contrastive`` false: KD kept, no banks). Same teacher, same steps.
+2. ``soft``: CAP-soft at each ``--lambdas`` value (seed 0): the sparsity reached.
+3. ``reference``: the dense teacher pruned without retraining, by |weight| and at random,
+   at several keep ratios (how fragile the model is to unstructured pruning).
+
+Parts can run in parallel processes (one thread each on a shared CPU: two threads per
+process are several times slower when the cores are contended). Prints mean +- sample std
+per arm and the soft sparsities, and writes every run to
+benchmarks/out/cap_fidelity_<part>.json (finished runs are skipped when rerun). The teacher is the
+shared ``teacher`` artifact under ``--storage`` (built once). QQP is read from
+../shared/data/glue/parquet; nothing is copied into the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GLUE = REPO.parent / "shared" / "data" / "glue" / "parquet"
+OUT_DIR = REPO / "benchmarks" / "out"
+# The shipped GLUE scripts' CAP settings (methods.md 2.11), for every searched parameter.
+SCRIPT_VALUES = {"contrastive_temperature": 0.1, "cl_unsupervised_loss_weight": 0.1,
+                 "cl_supervised_loss_weight": 10.0, "ce_loss_weight": 0.1,
+                 "distill_loss_weight": 0.9, "extra_examples": 4096}
+KEEP_RATIO = 0.1  # 90% sparsity
+
+
+def run_config(args: argparse.Namespace, method: str, seed: int, **extra) -> dict:
+    """The dev profile of ``cap_<method>_qqp`` with the scripts' values and this run's."""
+    import search_spaces
+
+    overrides = {**SCRIPT_VALUES, "data_dir": str(GLUE), "synthetic_data": False,
+                 "storage_root": args.storage, "seed": seed, "num_threads": args.threads,
+                 "measure_latency": False, **extra}
+    if args.steps:
+        overrides.update(max_steps=args.steps, eval_every=args.steps)
+    if args.teacher_steps:
+        overrides["teacher_max_steps"] = args.teacher_steps
+    return search_spaces.get_space(f"cap_{method}_qqp").settings("dev", overrides)
+
+
+def runs(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    plan = []
+    if args.part in ("topk", "all"):
+        for seed in args.seeds:
+            for arm, contrastive in (("cap-m", True), ("movement", False)):
+                plan.append((f"{arm}/seed{seed}", run_config(
+                    args, "topk", seed, final_threshold=KEEP_RATIO,
+                    use_contrastive=contrastive)))
+    if args.part in ("soft", "all"):
+        for lam in args.lambdas:
+            plan.append((f"cap-soft/lambda{lam:g}",
+                         run_config(args, "soft", 0, final_lambda=lam)))
+    return plan
+
+
+def pruning_reference(args: argparse.Namespace) -> dict:
+    """The dense teacher pruned without retraining: by |weight| and by random scores.
+
+    Shows how fragile the model is to unstructured pruning, which a short movement-pruning
+    run (scores start at 0, so early masks are close to random) has to recover from.
+    """
+    import torch
+
+    from trainables.cap import PruningState, masked_linears, wrap_bert
+    from trainables.cap.config import CapConfig
+    from trainables.config import from_mapping
+    from trainables.evaluation import evaluate
+    from trainables.models import load_classifier
+    from trainables.prepare import prepare
+
+    torch.set_num_threads(args.threads)
+    prep = prepare(from_mapping(CapConfig, run_config(args, "topk", 0)))
+    folder = teacher_folder(args.storage)
+    result = {}
+    for rule in ("magnitude", "random"):
+        for keep in (1.0, 0.9, 0.7, 0.5, 0.1):
+            model = wrap_bert(load_classifier(str(folder), 2), PruningState("topk", keep))
+            generator = torch.Generator().manual_seed(0)
+            for module in masked_linears(model):
+                module.mask_scores.data = module.weight.detach().abs() if rule == "magnitude" \
+                    else torch.randn(module.weight.shape, generator=generator)
+            metrics = evaluate(model, prep.data, batch_size=128, device=prep.device, bf16=True)
+            result[f"{rule}/keep{keep:g}"] = metrics["score"]
+            print(f"   teacher, {rule} pruning, keep {keep:g}: score {metrics['score']:.4f}",
+                  flush=True)
+    return result
+
+
+def run_one(config: dict) -> dict:
+    from trainables.cap.trainable import run
+    from trainables.reporting import RecordingReporter
+
+    class Final(RecordingReporter):  # metrics only: checkpoints would cost disk and time
+        def __call__(self, metrics, checkpoint_dir=None):
+            self.metrics.append(dict(metrics))
+
+    rec = Final()
+    start = time.perf_counter()
+    run(config, rec)
+    final = rec.metrics[-1]
+    keys = ("method", "seed", "step", "score", "accuracy", "f1", "eval_loss", "weight_sparsity",
+            "head_sparsity", "params_remaining", "params_total", "train_time_s", "bank_bytes")
+    return {**{k: final.get(k) for k in keys}, "wall_s": time.perf_counter() - start,
+            "history": [{k: m.get(k) for k in ("step", "score", "weight_sparsity")}
+                        for m in rec.metrics]}
+
+
+def teacher_folder(storage: str) -> Path:
+    from trainables.artifacts import ArtifactStore
+
+    found = [info.path for info in ArtifactStore.under_storage(storage).list()
+             if info.kind == "teacher"]
+    if len(found) != 1:
+        raise SystemExit(f"expected one teacher under {storage}, found {len(found)}; "
+                         "run --part topk first (it builds the teacher)")
+    return found[0]
+
+
+def teacher_score(storage: str) -> dict:
+    from trainables.artifacts import ArtifactStore
+
+    for info in ArtifactStore.under_storage(storage).list():
+        if info.kind == "teacher":
+            metrics = json.loads((info.path / "metrics.json").read_text())["metrics"]
+            return {"score": metrics.get("score"), "accuracy": metrics.get("accuracy"),
+                    "f1": metrics.get("f1"), "build_s": info.build_s}
+    return {}
+
+
+def summarise(results: dict) -> str:
+    lines = ["arm        runs  score mean +- std   weight_sparsity"]
+    for arm in ("cap-m", "movement"):
+        rows = [r for name, r in results.items() if name.startswith(f"{arm}/")]
+        if not rows:
+            continue
+        scores = [r["score"] for r in rows]
+        std = statistics.stdev(scores) if len(scores) > 1 else float("nan")
+        sparsity = statistics.mean(r["weight_sparsity"] for r in rows)
+        lines.append(f"{arm:10s} {len(rows):4d}  {statistics.mean(scores):.4f} +- {std:.4f}"
+                     f"     {sparsity:.4f}")
+    soft = sorted(((r.get("lambda"), r) for name, r in results.items()
+                   if name.startswith("cap-soft/")), key=lambda x: x[0])
+    if soft:
+        lines.append("cap-soft final_lambda -> weight_sparsity (head_sparsity), score")
+        for lam, r in soft:
+            lines.append(f"  {lam:8g} -> {r['weight_sparsity']:.4f} ({r['head_sparsity']:.3f}), "
+                         f"{r['score']:.4f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", default="/tmp/cap-fidelity")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--lambdas", default="100,300,1000,3000")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=0)
+    parser.add_argument("--teacher-steps", type=int, default=0)
+    parser.add_argument("--part", default="all", choices=("topk", "soft", "reference", "all"))
+    parser.add_argument("--out", help=f"default: {OUT_DIR}/cap_fidelity_<part>.json")
+    args = parser.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.lambdas = [float(x) for x in args.lambdas.split(",")]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out = Path(args.out or OUT_DIR / f"cap_fidelity_{args.part}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
+    if args.part == "reference":
+        record["reference"] = pruning_reference(args)
+        out.write_text(json.dumps(record, indent=2, default=str))
+        return
+    for name, config in runs(args):
+        if name in record["runs"]:
+            continue
+        print(f"== {name}", flush=True)
+        result = run_one(config)
+        if "lambda" in name:
+            result["lambda"] = config["final_lambda"]
+        record["runs"][name] = result
+        record["settings"] = {k: v for k, v in config.items() if k != "final_lambda"}
+        record["teacher"] = teacher_score(args.storage)
+        out.write_text(json.dumps(record, indent=2, default=str))
+        print(f"   score {result['score']:.4f} sparsity {result['weight_sparsity']:.4f} "
+              f"in {result['wall_s']:.0f}s", flush=True)
+    print(f"teacher (dense MiniLM): {record.get('teacher')}")
+    print(summarise(record["runs"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""``smp_<task>``: remove attention heads chosen by SMP's meta-trained pruner, then fine-tune.
+
+Searched: the prune ratio (0.1-0.9), the allocation (the original per-layer rule or one
+global ranking) and the fine-tune learning rate. Objectives: score up, weight sparsity up
+(the CAP counting rule, so SMP and CAP trials share a front).
+
+Every trial of a sweep shares one meta-trained pruner and one scoring pass per task (shared
+artifacts under the storage root); only the mask ratio and the fine-tune differ. The profile
+overlays scale meta-training: ``paper`` keeps the original (8000 updates of 60 x 8 examples
+on seven GLUE tasks, a GPU-day), ``dev`` is a scaled-down pruner that fits a CPU, ``demo`` and
+``smoke`` barely train one and break score ties so every layer keeps its share of heads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces.space import SearchSpace
+from search_spaces.tasks import GLUE_TASKS
+
+# The five tasks of the shared data folder (qqp/mnli as 10k subsets): what `dev` can read.
+DEV_META_TASKS = "sst2,cola,mrpc,qqp,mnli"
+
+
+def define_smp(trial: Any) -> None:
+    trial.suggest_float("prune_ratio", 0.1, 0.9)
+    trial.suggest_categorical("allocation", ["per_layer", "global"])
+    trial.suggest_float("learning_rate", 1e-5, 1e-4, log=True)
+
+
+_PROFILES: dict[str, dict[str, Any]] = {
+    # SMP:README.md fine-tune values; meta-training at the config defaults (the original's).
+    "paper": {"train_batch_size": 32, "num_train_epochs": 10, "max_seq_length": 128},
+    # A scaled-down pruner: 120 x 32 = 3840 examples, about 7 min on 2 free CPU cores (30 min
+    # on a shared one; benchmarks/smp_speed.py), built once per storage root. The scoring pass
+    # then reads each task's 4000-example subset once (3-5 min). smp_fidelity.py uses this.
+    "dev": {"num_train_epochs": 3, "meta_tasks": DEV_META_TASKS, "meta_updates": 120,
+            "meta_batch_size": 16, "meta_accumulation": 2, "meta_max_examples_per_task": 1000},
+    "demo": {"num_train_epochs": 2, "meta_tasks": "sst2,mrpc", "meta_updates": 3,
+             "meta_batch_size": 8, "meta_accumulation": 1, "meta_max_examples_per_task": 32,
+             "mask_max_examples": 128, "mask_exact_count": True},
+    # The tiny model has 4 heads per layer: a global ratio above 0.75 would empty a layer,
+    # so smoke sweeps use the per-layer rule (tests cover the global rule directly).
+    "smoke": {"meta_tasks": "sst2,mrpc", "meta_updates": 2, "meta_batch_size": 4,
+              "meta_accumulation": 1, "meta_max_examples_per_task": 8,
+              "mask_exact_count": True, "allocation": "per_layer"},
+}
+
+
+def smp_spaces() -> list[SearchSpace]:
+    return [
+        SearchSpace(
+            name=f"smp_{task}",
+            trainable="smp",
+            description=f"SMP head pruning on {task.upper()}: prune ratio, allocation, lr",
+            define=define_smp,
+            objectives=(("score", "max"), ("weight_sparsity", "max")),
+            fixed={"task": task},
+            profiles=_PROFILES,
+        )
+        for task in GLUE_TASKS
+    ]

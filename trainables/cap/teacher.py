@@ -1,0 +1,195 @@
+"""CAP's teacher: a fine-tuned model of the same task, for KD and the FiC bank (methods.md 2.5).
+
+Without ``teacher_path`` the teacher is a shared artifact (kind ``teacher``): the dense
+trainable fine-tunes the trial's model on the trial's training data once per (model, task,
+training data, max_seq_length, teacher settings), under the storage root, and every later
+trial and sweep reuses it. A teacher is checked before use: its labels and vocabulary must be
+the task's and the student's, else :class:`TeacherMismatchError` says what differs.
+
+Example:
+    >>> prep = prepare(cfg)                                    # doctest: +SKIP
+    >>> teacher = load_teacher(cfg, prep, 384)                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from trainables.artifacts import ArtifactStore
+from trainables.cap.config import CapConfig
+from trainables.config import DenseConfig
+from trainables.data import TaskData
+from trainables.models import load_classifier
+from trainables.prepare import Prepared
+from trainables.tasks import TaskSpec
+
+TEACHER_KIND = "teacher"
+VERSION = 1  # bump when a teacher's meaning changes, so old artifacts are not reused
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+
+
+class TeacherMismatchError(ValueError):
+    """The teacher does not fit the trial: other labels, vocabulary or hidden size."""
+
+
+def log(message: str) -> None:
+    """A progress line; Ray shows a trial's stdout in the driver's log."""
+    print(f"[cap] {message}", flush=True)
+
+
+def teacher_config(cfg: CapConfig) -> DenseConfig:
+    """The dense fine-tune that builds the teacher: the trial's data, the teacher settings."""
+    return DenseConfig(
+        task=cfg.task, model=cfg.model, data_dir=cfg.data_dir,
+        synthetic_data=cfg.synthetic_data, max_train_examples=cfg.max_train_examples,
+        max_eval_examples=cfg.max_eval_examples, subset_seed=cfg.subset_seed,
+        max_seq_length=cfg.max_seq_length, train_batch_size=cfg.teacher_train_batch_size,
+        eval_batch_size=cfg.eval_batch_size, learning_rate=cfg.teacher_learning_rate,
+        num_train_epochs=cfg.teacher_num_train_epochs, max_steps=cfg.teacher_max_steps,
+        seed=cfg.teacher_seed, bf16=cfg.bf16, device=cfg.device, num_threads=cfg.num_threads,
+        trim_padding=cfg.trim_padding, measure_latency=False, storage_root=cfg.storage_root,
+    )
+
+
+def train_fingerprint(data: TaskData) -> str:
+    """A hash of the encoded training tensors: the data, the tokenizer and the length."""
+    digest = hashlib.sha256()
+    for key in ("input_ids", "token_type_ids", "attention_mask", "labels"):
+        if key in data.train:
+            digest.update(key.encode())
+            digest.update(data.train[key].contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def teacher_inputs(cfg: CapConfig, data: TaskData) -> dict[str, Any]:
+    """What determines a teacher: the artifact key's inputs."""
+    return {
+        "version": VERSION, "model": cfg.model, "task": cfg.task,
+        "train": train_fingerprint(data), "rows": len(data.train["input_ids"]),
+        "max_seq_length": cfg.max_seq_length,
+        "settings": {"learning_rate": cfg.teacher_learning_rate,
+                     "num_train_epochs": cfg.teacher_num_train_epochs,
+                     "max_steps": cfg.teacher_max_steps,
+                     "train_batch_size": cfg.teacher_train_batch_size,
+                     "seed": cfg.teacher_seed, "bf16": cfg.bf16},
+    }
+
+
+@contextmanager
+def _store(store: ArtifactStore | None) -> Iterator[ArtifactStore]:
+    # No storage root: a throw-away store, so the trial still gets (and pays for) a teacher.
+    if store is not None:
+        yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="cap-teacher-") as tmp:
+        yield ArtifactStore(tmp)
+
+
+def build_teacher(cfg: CapConfig, out_dir: Path) -> None:
+    """Fine-tune the teacher into ``out_dir`` (a ``save_pretrained`` folder)."""
+    from trainables.dense import train_and_save
+
+    dense = teacher_config(cfg)
+    log(f"building the teacher: dense fine-tune of {cfg.model} on {cfg.task} "
+        f"({dense.num_train_epochs:g} epochs, max_steps {dense.max_steps}, lr "
+        f"{dense.learning_rate:g}, batch {dense.train_batch_size})")
+    start = time.perf_counter()
+    final = train_and_save(dense, out_dir)
+    log(f"teacher built in {time.perf_counter() - start:.0f}s: score "
+        f"{final.get('score', float('nan')):.4f} after {final.get('step')} steps")
+
+
+def load_teacher(cfg: CapConfig, prep: Prepared, student_hidden: int) -> nn.Module:
+    """The checked teacher in eval mode, frozen, on the trial's device.
+
+    Raises:
+        TeacherMismatchError: labels, vocabulary or hidden size differ from the trial's.
+    """
+    with _store(prep.store) as store:
+        if cfg.teacher_path is not None:
+            folder = Path(cfg.teacher_path).expanduser()
+        else:
+            folder = store.get_or_build(
+                TEACHER_KIND, teacher_inputs(cfg, prep.data),
+                lambda tmp: build_teacher(cfg, tmp),
+                on_wait=lambda holder: log(f"waiting for the teacher built by {holder}"))
+        check_teacher(folder, prep.task, prep.tokenizer,
+                      student_hidden if cfg.use_contrastive else None)
+        teacher = load_classifier(str(folder), prep.task.num_labels, seed=cfg.teacher_seed)
+    teacher.to(prep.device).eval().requires_grad_(False)
+    return teacher
+
+
+def check_teacher(folder: Path, task: TaskSpec, tokenizer: Any,
+                  student_hidden: int | None) -> None:
+    """Refuse a teacher that cannot teach this trial, saying what differs."""
+    from transformers import AutoConfig
+
+    if not (folder / "config.json").is_file():
+        raise TeacherMismatchError(f"teacher {folder} is not a model folder (no config.json)")
+    config = AutoConfig.from_pretrained(str(folder))
+    _check_task(folder, task)
+    _check_labels(folder, config, task)
+    _check_vocabulary(folder, config, tokenizer)
+    if student_hidden is not None and config.hidden_size != student_hidden:
+        raise TeacherMismatchError(
+            f"teacher {folder} has hidden size {config.hidden_size}, the student "
+            f"{student_hidden}: the FiC bank compares their vectors, so they must be equal")
+
+
+def _check_task(folder: Path, task: TaskSpec) -> None:
+    # Teachers this project built say which task they learned (trainables.dense).
+    record = folder / "metrics.json"
+    if not record.is_file():
+        return
+    learned = json.loads(record.read_text()).get("config", {}).get("task")
+    if learned is not None and learned != task.name:
+        raise TeacherMismatchError(
+            f"teacher {folder} was fine-tuned on {learned!r}, but this trial's task is "
+            f"{task.name!r}")
+
+
+def _check_labels(folder: Path, config: Any, task: TaskSpec) -> None:
+    if config.num_labels != task.num_labels:
+        raise TeacherMismatchError(
+            f"teacher {folder} has {config.num_labels} labels, but task {task.name!r} has "
+            f"{task.num_labels} ({', '.join(task.label_names) or 'regression'})")
+    names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    if task.label_names and not all(_GENERIC_LABEL.match(n) for n in names):
+        if [n.lower() for n in names] != [n.lower() for n in task.label_names]:
+            raise TeacherMismatchError(
+                f"teacher {folder} orders its labels {names}, but task {task.name!r} uses "
+                f"{list(task.label_names)}; the KD targets would be permuted")
+
+
+def _check_vocabulary(folder: Path, config: Any, tokenizer: Any) -> None:
+    student = tokenizer.get_vocab()
+    if any((folder / name).is_file() for name in _TOKENIZER_FILES):
+        from transformers import AutoTokenizer
+
+        theirs = AutoTokenizer.from_pretrained(str(folder)).get_vocab()
+        if theirs != student:
+            differ = len(set(theirs.items()) ^ set(student.items()))
+            raise TeacherMismatchError(
+                f"teacher {folder} has another vocabulary than the student's tokenizer "
+                f"({len(theirs)} vs {len(student)} tokens, {differ} entries differ); "
+                "it would read the student's token ids as other words")
+    if config.vocab_size < len(student):
+        raise TeacherMismatchError(
+            f"teacher {folder} has {config.vocab_size} embeddings, but the student's "
+            f"tokenizer has {len(student)} tokens")
+
+
+__all__ = ["TEACHER_KIND", "TeacherMismatchError", "build_teacher", "check_teacher",
+           "load_teacher", "teacher_config", "teacher_inputs", "train_fingerprint"]

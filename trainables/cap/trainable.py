@@ -1,0 +1,88 @@
+"""The ``cap`` trainable: movement pruning with distillation and contrastive memory banks.
+
+One trial (methods.md 5.2): (1) the task data and the teacher (a shared artifact fine-tuned
+once by the dense trainable, or ``teacher_path``), checked against the task; (2) the student
+with its encoder linears masked; (3) the FiC and PrC banks; (4) the shared fine-tune loop with
+CAP's hooks, reporting score, ``weight_sparsity`` (the 2.10 counting rule) and
+``head_sparsity`` at the final threshold every evaluation; the final checkpoint also holds
+the pruned model baked into a stock BERT (``pruned_model/``).
+
+``pruning_method`` topk gives CAP-m, soft CAP-soft; ``use_contrastive`` False gives plain
+movement / soft movement pruning (method ``movement`` / ``soft-movement``), with a teacher
+only if ``distill_loss_weight`` > 0. A resumed trial restores scores, optimizer, schedule
+step and the snapshot bank from its checkpoint and re-encodes PrC and FiC.
+
+Example:
+    >>> from trainables.reporting import RecordingReporter
+    >>> rec = RecordingReporter()
+    >>> run({"task": "sst2", "model": "tiny", "synthetic_data": True, "max_steps": 4,
+    ...      "warmup_steps": 0, "pruning_method": "soft"}, rec)              # doctest: +SKIP
+    >>> rec.metrics[-1]["method"]                                            # doctest: +SKIP
+    'cap-soft'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from trainables.cap.config import CapConfig
+from trainables.cap.config import check_schedule_fits
+from trainables.cap.masked import PruningState
+from trainables.cap.masked import wrap_bert
+from trainables.cap.memory import TrialBanks
+from trainables.cap.teacher import load_teacher
+from trainables.cap.teacher import log
+from trainables.cap.training import CapTraining
+from trainables.cap.training import Plan
+from trainables.config import from_mapping
+from trainables.finetune import fine_tune
+from trainables.finetune import plan_steps
+from trainables.models import load_classifier
+from trainables.prepare import prepare
+from trainables.reporting import Reporter
+from trainables.runtime import seed_everything
+
+
+def run(config: Mapping[str, Any], report: Reporter, *, resume_from: Path | None = None) -> None:
+    """Run one CAP trial; ``resume_from`` is a checkpoint folder this trainable reported."""
+    cfg = from_mapping(CapConfig, config)
+    train_cap(cfg, report, resume_from=resume_from)
+
+
+def train_cap(cfg: CapConfig, report: Reporter, *, resume_from: Path | None = None,
+              ) -> nn.Module:
+    """Prune while fine-tuning; returns the trained model, still masked (not baked)."""
+    training = setup(cfg, resume_from is not None)
+    return fine_tune(cfg, training.model, training.prep.data, report,
+                     device=training.prep.device, hooks=training.hooks(),
+                     resume_from=resume_from, identity=training.prep.identity(cfg))
+
+
+def setup(cfg: CapConfig, resuming: bool = False) -> CapTraining:
+    """Everything before the first step: data, teacher, masked student, PrC and FiC."""
+    prep = prepare(cfg)
+    steps_per_epoch, total, warmup, _ = plan_steps(cfg, len(prep.data.train["input_ids"]))
+    check_schedule_fits(cfg, total, warmup)  # before the (costly) teacher
+    plan = Plan(steps_per_epoch, total, warmup)
+    state = PruningState(cfg.pruning_method, cfg.initial_threshold)
+    model = load_classifier(cfg.model, prep.task.num_labels, seed=cfg.seed)
+    model = wrap_bert(model, state, cfg.mask_init).to(prep.device)
+    hidden = model.config.hidden_size
+    teacher = load_teacher(cfg, prep, hidden) if cfg.needs_teacher else None
+    # Building the teacher (in one trial of a sweep) draws random numbers: re-seed, so a
+    # trial trains the same whether it built the teacher or found it.
+    seed_everything(cfg.seed)
+    banks = None
+    if cfg.use_contrastive:
+        banks = TrialBanks(cfg, prep.data, hidden, plan.epochs, prep.device)
+        banks.encode_initial(model, teacher)  # the untrained student: PrC is reproducible
+        what = "re-encoded for the resumed trial" if resuming else "encoded"
+        log(f"PrC and FiC {what} in {sum(banks.encode_seconds):.1f}s; {banks.describe()}")
+    log(f"{cfg.method_name} on {prep.task.name}: {total} steps ({steps_per_epoch} per epoch), "
+        f"warm-up {warmup}, threshold {cfg.initial_threshold:g} -> {cfg.final_threshold:g}"
+        + (f", final_lambda {cfg.final_lambda:g}" if cfg.pruning_method == "soft" else ""))
+    return CapTraining(cfg, prep, model, state, teacher, plan, banks)
