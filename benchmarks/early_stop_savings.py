@@ -2,6 +2,7 @@
 
     python benchmarks/early_stop_savings.py --space dense_mrpc --profile dev \
         --data-dir ../shared/data/glue/parquet --num-samples 8 [--set key=value ...]
+        [--storage DIR]
 
 Runs the sweep twice on one local Ray cluster with the same sampler seed, once with the
 Pareto-rung scheduler and once with ``--no-early-stop``, and prints for each: trials completed
@@ -59,14 +60,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--storage", help="default: a new temporary folder; give an earlier "
+                        "one to reuse its shared artifacts (teacher, SMP pruner)")
     args = parser.parse_args()
 
     import ray
 
     ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
              logging_level="ERROR", log_to_driver=False)
-    storage = Path(tempfile.mkdtemp(prefix="early-stop-"))
-    rows = [sweep(storage, f"es-{flag}", args, flag) for flag in (True, False)]
+    storage = Path(args.storage or tempfile.mkdtemp(prefix="early-stop-"))
+    stamp = time.strftime("%H%M%S")
+    rows = [sweep(storage, f"es-{stamp}-{'on' if flag else 'off'}", args, flag)
+            for flag in (True, False)]
     ray.shutdown()
     on, off = rows
     print(f"# {args.space} ({args.profile}), {args.num_samples} trials, seed {args.seed}, "

@@ -10,7 +10,7 @@
    artifact) and takes the faithful per-layer mask at 50% of heads.
 3. Fine-tunes, with the dev profile's settings and the same number of steps, three arms per
    seed: the SMP mask, a random mask with the same per-layer counts, and no mask (dense).
-   ``--steps 0`` trains the dev profile's 3 epochs (of its 4000-example subset).
+   ``--steps 0`` trains the dev profile's 3 epochs (of a 4000-example subset).
    ``--arms ...,inverse`` adds a diagnostic arm that keeps the *lowest*-scoring heads.
    All three go through the ``smp`` trainable's own loop; only the mask differs.
 
@@ -42,6 +42,7 @@ def trial_config(args: argparse.Namespace, task: str, seed: int):
     from trainables.smp import SmpConfig
 
     overrides = {"data_dir": str(GLUE), "storage_root": args.storage, "seed": seed,
+                 "max_train_examples": 4000,  # the figures in the notes were taken at 4000
                  "learning_rate": args.lr, "prune_ratio": 0.5, "allocation": "per_layer",
                  # --steps 0: the dev profile's epochs, evaluated once per epoch
                  "max_steps": args.steps, "eval_every": args.steps, "measure_latency": False,

@@ -40,7 +40,7 @@ PROFILES: dict[str, Profile] = {
                  eval_batch_size=64),
         _profile("dev", "small real run: MiniLM-L6, task subset, length 64, bf16", 12, True,
                  model="minilm", max_seq_length=64, train_batch_size=32, eval_batch_size=128,
-                 max_train_examples=4000, max_eval_examples=1000, bf16=True),
+                 max_train_examples=8000, max_eval_examples=1000, bf16=True),
         _profile("demo", "offline demo: MiniLM-L6 on generated data, minutes on a CPU", 4,
                  False, model="minilm", synthetic_data=True, max_seq_length=32,
                  train_batch_size=32, eval_batch_size=128, max_train_examples=384,

@@ -33,7 +33,8 @@ _PROFILES: dict[str, dict[str, Any]] = {
     "paper": {"train_batch_size": 32, "num_train_epochs": 10, "max_seq_length": 128},
     # A scaled-down pruner: 120 x 32 = 3840 examples, about 7 min on 2 free CPU cores (30 min
     # on a shared one; benchmarks/smp_speed.py), built once per storage root. The scoring pass
-    # then reads each task's 4000-example subset once (3-5 min). smp_fidelity.py uses this.
+    # then reads each task's 8000-example subset once (5-10 min). smp_fidelity.py uses this
+    # profile with 4000 examples.
     "dev": {"num_train_epochs": 3, "meta_tasks": DEV_META_TASKS, "meta_updates": 120,
             "meta_batch_size": 16, "meta_accumulation": 2, "meta_max_examples_per_task": 1000},
     "demo": {"num_train_epochs": 2, "meta_tasks": "sst2,mrpc", "meta_updates": 3,
