@@ -72,8 +72,15 @@ class SweepSearch(OptunaSearch):
             ot_trial.set_user_attr(TUNE_TRIAL_ATTR, trial_id)
         return config
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if self._finished_in_study(trial_id):
+            return
+        super().on_trial_result(trial_id, result)
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
+        if self._finished_in_study(trial_id):
+            return None
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
@@ -87,6 +94,24 @@ class SweepSearch(OptunaSearch):
             for key, value in (values or {}).items():
                 ot_trial.set_constraint(key, value)
         return super().on_trial_complete(trial_id, result, error)
+
+    def _finished_in_study(self, trial_id: str) -> bool:
+        """Whether the study already holds this trial's end, though Tune still runs it.
+
+        A driver killed after a trial ended but before Tune's next state snapshot leaves Tune
+        restoring that trial from its last checkpoint, while the journal has it finished;
+        reporting to it would raise ``UpdateFinishedTrialError`` and stop the resumed sweep.
+        The study keeps what it was told first (the rerun's rows are the same rows, written
+        once); the searcher just stops talking to that trial.
+        """
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return False
+        ot_trial = self._ot_trials[trial_id]
+        state = self._ot_study._storage.get_trial(ot_trial._trial_id).state
+        if not state.is_finished():
+            return False
+        self._completed_trials.add(trial_id)
+        return True
 
     def _tell(self, ot_trial: Any, values: Any, state: str) -> None:
         from optuna.trial import TrialState
