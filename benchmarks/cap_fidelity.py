@@ -2,7 +2,7 @@
 
     python benchmarks/cap_fidelity.py [--part topk|soft|reference|all] [--storage DIR]
         [--seeds 0,1,2] [--lambdas 100,300,1000,3000] [--threads 1] [--steps 0]
-        [--teacher-steps 0]
+        [--teacher-steps 0] [--lr 3e-5] [--out FILE]
 
 Every run is the ``cap`` trainable with the ``dev`` profile of ``cap_topk_qqp`` /
 ``cap_soft_qqp`` (MiniLM-L6; here 4000 QQP training rows, 1000 validation rows, length 64, bf16,
@@ -56,6 +56,8 @@ def run_config(args: argparse.Namespace, method: str, seed: int, **extra) -> dic
         overrides.update(max_steps=args.steps, eval_every=args.steps)
     if args.teacher_steps:
         overrides["teacher_max_steps"] = args.teacher_steps
+    if args.lr:
+        overrides["learning_rate"] = args.lr  # the students' weights (the teacher keeps its own)
     return search_spaces.get_space(f"cap_{method}_qqp").settings("dev", overrides)
 
 
@@ -177,6 +179,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=0)
     parser.add_argument("--teacher-steps", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="the students' learning rate (default: the profile's 3e-5)")
     parser.add_argument("--part", default="all", choices=("topk", "soft", "reference", "all"))
     parser.add_argument("--out", help=f"default: {OUT_DIR}/cap_fidelity_<part>.json")
     args = parser.parse_args()
