@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 DEMO_NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: install demo test test-slow clean
+.PHONY: install demo test clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest
-
-test-slow: $(STAMP)
-	$(OFFLINE) $(PY) -m pytest -m slow
 
 clean:
 	rm -rf $(VENV) .pytest_cache
