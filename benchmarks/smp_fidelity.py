@@ -2,6 +2,7 @@
 
     python benchmarks/smp_fidelity.py [--storage /tmp/smp-fidelity] [--meta-updates 120]
         [--steps 0] [--seeds 0,1,2] [--tasks sst2,mrpc] [--threads 1] [--arms ...]
+        [--pair-representation pooler|mean] [--out FILE]
 
 1. Meta-trains a scaled-down pruner (MiniLM, the dev profile's meta settings: the five
    shared tasks, <= 1000 examples each, batch 16 x 2, ``--meta-updates`` updates) as the
@@ -47,6 +48,7 @@ def trial_config(args: argparse.Namespace, task: str, seed: int):
                  # --steps 0: the dev profile's epochs, evaluated once per epoch
                  "max_steps": args.steps, "eval_every": args.steps, "measure_latency": False,
                  "num_threads": args.threads, "meta_updates": args.meta_updates,
+                 "meta_pair_representation": args.pair_representation,
                  "synthetic_data": False}
     settings = search_spaces.get_space(f"smp_{task}").settings("dev", overrides)
     return from_mapping(SmpConfig, settings)
@@ -155,12 +157,17 @@ def main() -> None:
                         help="any of smp,random,dense,inverse (inverse keeps the lowest scores)")
     # 1 thread: on a shared, oversubscribed CPU two OpenMP threads ran up to 10x slower
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pair-representation", default="pooler", choices=("pooler", "mean"),
+                        help="how meta-training compares pair tasks (mean: not the original's)")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
-    record = json.loads(OUT.read_text()) if OUT.is_file() else {"runs": [], "masks": {}}
-    record.update(settings=vars(args), notes=[], loadavg_start=os.getloadavg())
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    record = json.loads(out.read_text()) if out.is_file() else {"runs": [], "masks": {}}
+    record.update(settings={k: str(v) for k, v in vars(args).items()}, notes=[],
+                  loadavg_start=os.getloadavg())
+    out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for task in tasks:
         keep, info = smp_mask(trial_config(args, task, seeds[0]), record["notes"])
@@ -181,13 +188,13 @@ def main() -> None:
                                        "steps": args.steps, "lr": args.lr, **result})
                 print(f"[fidelity] {task} {arm} seed {seed}: score {result['score']:.4f} "
                       f"({result['seconds']:.0f} s)", flush=True)
-                OUT.write_text(json.dumps(record, indent=2))
+                out.write_text(json.dumps(record, indent=2))
     record.update(loadavg_end=os.getloadavg(), wall_s=time.perf_counter() - started,
                   pruner=pruner_summary(args.storage))
     runs = [r for r in record["runs"] if (r["steps"], r["lr"]) == (args.steps, args.lr)]
     summary = summarise(runs, tasks)
     record.setdefault("summaries", {})[f"steps={args.steps} lr={args.lr}"] = summary
-    OUT.write_text(json.dumps(record, indent=2))
+    out.write_text(json.dumps(record, indent=2))
     print("\n".join(summary + record["notes"]))
 
 

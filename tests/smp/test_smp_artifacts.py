@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import trainables.smp.artifacts as artifacts
+from trainables.config import ConfigError
 from trainables.config import from_mapping
 from trainables.smp import HeadPrunerCNN
 from trainables.smp import SmpConfig
@@ -64,3 +65,13 @@ def test_released_checkpoint_hash_changes_with_its_weights(tmp_path):
 def test_ratio_check_accepts_what_fits(ratio):
     cfg = from_mapping(SmpConfig, {"prune_ratio": ratio, "allocation": "global"})
     artifacts.check_ratio_fits(cfg, 4, 4)
+
+
+def test_the_pair_representation_keys_the_pruner_and_pooler_keeps_the_old_key():
+    data = {}
+    pooler = artifacts.pruner_inputs(SmpConfig(), data)
+    mean = artifacts.pruner_inputs(SmpConfig(meta_pair_representation="mean"), data)
+    assert "pair_representation" not in pooler["meta"]  # keys from before the option
+    assert mean["meta"]["pair_representation"] == "mean"
+    with pytest.raises(ConfigError, match="meta_pair_representation.*'cls'"):
+        from_mapping(SmpConfig, {"meta_pair_representation": "cls"})

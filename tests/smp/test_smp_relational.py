@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -64,3 +65,19 @@ def test_loss_on_the_model(tiny_eager, batch):
     expected = relational_kl(pool(dense.last_hidden_state), pool(pruned.last_hidden_state),
                              features) * 10
     assert torch.allclose(single, expected, atol=1e-6)
+
+
+def test_pair_tasks_can_be_compared_by_masked_mean(tiny_eager, batch):
+    """``pair_representation="mean"`` (for untrained poolers) is the single-sentence loss."""
+    half = torch.tensor([[1.0, 0, 1, 0]] * 4)
+    maps, dense = encode_with_attention(tiny_eager, batch)
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    with HeadMasker(tiny_eager, half):
+        pruned = tiny_eager.bert(**inputs)
+    features = feature_mask(32, torch.Generator().manual_seed(0))
+    args = (dense, pruned, batch["attention_mask"])
+    mean_pair = relational_loss(*args, True, features, pair_representation="mean")
+    assert torch.equal(mean_pair, relational_loss(*args, False, features))
+    assert not torch.equal(mean_pair, relational_loss(*args, True, features))
+    with pytest.raises(ValueError, match="pair_representation.*'cls'"):
+        relational_loss(*args, True, features, pair_representation="cls")

@@ -83,7 +83,8 @@ def load_plm(cfg: SmpConfig, num_labels: int, device: torch.device) -> nn.Module
 def meta_train_config(cfg: SmpConfig) -> MetaTrainConfig:
     return MetaTrainConfig(updates=cfg.meta_updates, batch_size=cfg.meta_batch_size,
                            accumulation=cfg.meta_accumulation, lr=cfg.meta_learning_rate,
-                           ndf=DEFAULT_NDF, seed=cfg.meta_seed)
+                           ndf=DEFAULT_NDF, seed=cfg.meta_seed,
+                           pair_representation=cfg.meta_pair_representation)
 
 
 def load_meta_tasks(cfg: SmpConfig, tokenizer: Any, store: ArtifactStore) -> dict[str, TaskData]:
@@ -102,6 +103,8 @@ def pruner_inputs(cfg: SmpConfig, meta_data: Mapping[str, TaskData]) -> dict[str
     """The key of the ``smp_pruner`` artifact: everything that determines the CNN."""
     settings = dataclasses.asdict(meta_train_config(cfg))
     settings.pop("save_every")  # checkpoint spacing does not change the CNN
+    if settings["pair_representation"] == "pooler":  # pruners built before the option keep
+        settings.pop("pair_representation")          # their key
     tasks = {name: {"fingerprint": data.fingerprint, "rows": len(data.train["input_ids"]),
                     "pair": data.task.is_pair} for name, data in meta_data.items()}
     return {"version": VERSION, "plm": plm_identity(cfg), "meta": settings,

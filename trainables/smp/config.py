@@ -22,6 +22,7 @@ from trainables.tasks import UnknownTaskError
 from trainables.tasks import get_task
 
 ALLOCATIONS = ("per_layer", "global")
+PAIR_REPRESENTATIONS = ("pooler", "mean")  # as trainables.smp.relational (which needs torch)
 # The README's meta-training command (SMP:README.md), in its order.
 README_META_TASKS = "mnli,qqp,sst2,cola,stsb,mrpc,rte"
 
@@ -42,6 +43,9 @@ class SmpConfig(TrainConfig):
         pruner_path: None meta-trains the pruner as a shared artifact; else a released
             ``base.bin``-format file or a meta-training ``checkpoint-<step>`` folder.
         meta_*: meta-training; ``meta_tasks`` is a comma-separated task list;
+            ``meta_pair_representation`` ``pooler`` (the original) or ``mean`` (pair tasks
+            compared by masked mean like single sentences: for models with an untrained
+            pooler, such as the packaged MiniLM);
             ``meta_data_dir`` None reads the trial's ``data_dir`` (or generated data when
             ``synthetic_data``).
     """
@@ -60,6 +64,7 @@ class SmpConfig(TrainConfig):
     meta_max_examples_per_task: int | None = None
     meta_seed: int = 42
     meta_data_dir: str | None = None
+    meta_pair_representation: str = "pooler"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -71,6 +76,9 @@ class SmpConfig(TrainConfig):
             _check(getattr(self, key) >= 1, key, getattr(self, key), ">= 1")
         _check(self.mask_max_examples is None or self.mask_max_examples >= 1,
                "mask_max_examples", self.mask_max_examples, "None or >= 1")
+        _check(self.meta_pair_representation in PAIR_REPRESENTATIONS,
+               "meta_pair_representation", self.meta_pair_representation,
+               f"one of {', '.join(PAIR_REPRESENTATIONS)}")
         _check(self.meta_learning_rate > 0, "meta_learning_rate", self.meta_learning_rate, "> 0")
         limit = self.meta_max_examples_per_task
         # A task smaller than one meta batch never yields a full batch (meta_train refuses it).

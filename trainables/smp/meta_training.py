@@ -51,6 +51,7 @@ from trainables.smp.attention import score_heads
 from trainables.smp.heads import HeadMasker
 from trainables.smp.pruner import MAP_SIZE
 from trainables.smp.pruner import HeadPrunerCNN
+from trainables.smp.relational import PAIR_REPRESENTATIONS
 from trainables.smp.relational import feature_mask
 from trainables.smp.relational import relational_loss
 from trainables.smp.sampler import sample_head_mask
@@ -76,12 +77,16 @@ class MetaTrainConfig:
     save_every: int = 500
     ndf: int = 8
     seed: int = 42
+    pair_representation: str = "pooler"  # "mean": not the original's; see relational_loss
 
     def __post_init__(self) -> None:
         for name in ("updates", "batch_size", "accumulation", "save_every", "ndf"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an int >= 1, but got {name}={value!r}.")
+        if self.pair_representation not in PAIR_REPRESENTATIONS:
+            raise ValueError(f"`pair_representation` must be one of {PAIR_REPRESENTATIONS}, "
+                             f"but got {self.pair_representation!r}.")
         if not self.lr > 0 or not self.max_grad_norm > 0:
             raise ValueError(f"`lr` and `max_grad_norm` must be > 0, got {self.lr=}, "
                              f"{self.max_grad_norm=}.")
@@ -166,7 +171,8 @@ def _check_tasks(tasks: TaskData, batch_size: int) -> dict[str, int]:
 
 
 def _micro_loss(plm: nn.Module, cnn: HeadPrunerCNN, masker: HeadMasker, batch: dict,
-                pair: bool, gen: torch.Generator) -> torch.Tensor:
+                pair: bool, gen: torch.Generator, pair_representation: str = "pooler",
+                ) -> torch.Tensor:
     """One micro-batch: dense pass -> scores -> sampled mask -> masked pass -> loss."""
     bert = bert_of(plm)
     batch = pad_to(batch, MAP_SIZE)
@@ -180,7 +186,8 @@ def _micro_loss(plm: nn.Module, cnn: HeadPrunerCNN, masker: HeadMasker, batch: d
         pruned_out = bert(**inputs, return_dict=True)
     finally:
         masker.mask = None
-    return relational_loss(dense_out, pruned_out, inputs["attention_mask"], pair, features)
+    return relational_loss(dense_out, pruned_out, inputs["attention_mask"], pair, features,
+                           pair_representation)
 
 
 def _accumulate(plm: nn.Module, cnn: HeadPrunerCNN, masker: HeadMasker, tasks: TaskData,
@@ -196,7 +203,8 @@ def _accumulate(plm: nn.Module, cnn: HeadPrunerCNN, masker: HeadMasker, tasks: T
             continue
         tensors, pair = tasks[name]
         batch = {k: tensors[k][indices] for k in SEQUENCE_KEYS if k in tensors}
-        loss = _micro_loss(plm, cnn, masker, batch, pair, gen) / config.accumulation
+        loss = _micro_loss(plm, cnn, masker, batch, pair, gen,
+                           config.pair_representation) / config.accumulation
         if torch.isnan(loss):
             result.skipped_nan += 1
             continue

@@ -59,14 +59,23 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1)
 
 
+PAIR_REPRESENTATIONS = ("pooler", "mean")
+
+
 def relational_loss(dense_out, pruned_out, attention_mask: torch.Tensor, pair: bool,
-                    features: torch.Tensor) -> torch.Tensor:
+                    features: torch.Tensor, pair_representation: str = "pooler") -> torch.Tensor:
     """The meta-training loss from two ``BertModel`` outputs of the same batch.
 
     Pair tasks compare pooler outputs; single-sentence tasks compare masked means of the
     last-layer states and multiply the loss by 10 (``SMP:pruner/pruner.py:200-204``).
+    ``pair_representation="mean"`` (not in the original) treats pair tasks like single
+    sentences, for models whose pooler was never trained (sentence-transformers checkpoints
+    such as the packaged MiniLM: their pooler is still at its initialisation).
     """
-    if pair:
+    if pair_representation not in PAIR_REPRESENTATIONS:
+        raise ValueError(f"`pair_representation` must be one of {PAIR_REPRESENTATIONS}, "
+                         f"but got {pair_representation!r}")
+    if pair and pair_representation == "pooler":
         return relational_kl(dense_out.pooler_output, pruned_out.pooler_output, features)
     dense = mean_pool(dense_out.last_hidden_state, attention_mask)
     pruned = mean_pool(pruned_out.last_hidden_state, attention_mask)
