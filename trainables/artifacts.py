@@ -22,10 +22,12 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,3 +285,14 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+@contextmanager
+def store_or_temporary(store: ArtifactStore | None, prefix: str) -> Iterator[ArtifactStore]:
+    """``store``, or a throw-away one when a trial has no storage root (it still builds, and
+    pays for, what it needs; nothing is kept)."""
+    if store is not None:
+        yield store
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield ArtifactStore(tmp)

@@ -16,16 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from trainables.artifacts import ArtifactStore
+from trainables.artifacts import store_or_temporary
 from trainables.cap.config import CapConfig
 from trainables.config import DenseConfig
 from trainables.data import TaskData
@@ -86,16 +83,6 @@ def teacher_inputs(cfg: CapConfig, data: TaskData) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _store(store: ArtifactStore | None) -> Iterator[ArtifactStore]:
-    # No storage root: a throw-away store, so the trial still gets (and pays for) a teacher.
-    if store is not None:
-        yield store
-        return
-    with tempfile.TemporaryDirectory(prefix="cap-teacher-") as tmp:
-        yield ArtifactStore(tmp)
-
-
 def build_teacher(cfg: CapConfig, out_dir: Path) -> None:
     """Fine-tune the teacher into ``out_dir`` (a ``save_pretrained`` folder)."""
     from trainables.dense import train_and_save
@@ -116,7 +103,7 @@ def load_teacher(cfg: CapConfig, prep: Prepared, student_hidden: int) -> nn.Modu
     Raises:
         TeacherMismatchError: labels, vocabulary or hidden size differ from the trial's.
     """
-    with _store(prep.store) as store:
+    with store_or_temporary(prep.store, "cap-teacher-") as store:
         if cfg.teacher_path is not None:
             folder = Path(cfg.teacher_path).expanduser()
         else:

@@ -20,16 +20,14 @@ Example:
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from trainables.artifacts import ArtifactStore
+from trainables.artifacts import store_or_temporary
 from trainables.config import from_mapping
 from trainables.finetune import Hooks
 from trainables.finetune import fine_tune
@@ -90,19 +88,9 @@ def trial_mask(cfg: SmpConfig, prep: Prepared) -> torch.Tensor:
     Building the artifacts draws from the global random state (CNN initialisation), reading
     them does not; forking it keeps fine-tuning identical whichever this trial did.
     """
-    with torch.random.fork_rng(), artifact_store(prep.store) as store:
+    with torch.random.fork_rng(), store_or_temporary(prep.store, "smp-artifacts-") as store:
         scores = head_scores(cfg, prep.tokenizer, store, prep.device, prep.data)
     return keep_mask(cfg, scores)
-
-
-@contextmanager
-def artifact_store(store: ArtifactStore | None) -> Iterator[ArtifactStore]:
-    """The storage root's store, or a temporary one when the trial has no storage root."""
-    if store is not None:
-        yield store
-        return
-    with tempfile.TemporaryDirectory(prefix="smp-artifacts-") as tmp:
-        yield ArtifactStore(tmp)
 
 
 def smp_hooks(cfg: SmpConfig, model: nn.Module, keep: torch.Tensor, prep: Prepared) -> Hooks:
