@@ -25,7 +25,9 @@ import pyarrow as pa
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not at import time
     import pandas as pd
 
-SCHEMA_VERSION = 1
+#: 2 added target_sparsity, predicted_sparsity, speedup and checkpoint_path; version 1 files
+#: are read with those columns as nulls.
+SCHEMA_VERSION = 2
 
 # identity
 EXPERIMENT = "experiment"
@@ -64,6 +66,12 @@ DEVICE = "device"
 LATENCY_MS = "latency_ms"
 DENSE_LATENCY_MS = "dense_latency_ms"
 NODE = "node"  # the Ray node that ran the evaluation
+SPEEDUP = "speedup"  # dense_latency_ms / latency_ms, measured the same way
+# targets (version 2)
+TARGET_SPARSITY = "target_sparsity"  # the weight_sparsity the trial was aimed at; null without --targets
+PREDICTED_SPARSITY = "predicted_sparsity"  # what the calibration model predicted for the trial
+# artefacts (version 2)
+CHECKPOINT_PATH = "checkpoint_path"  # the final row's checkpoint (the exportable model)
 # bookkeeping
 SCHEMA_VERSION_COL = "schema_version"
 ERROR = "error"
@@ -118,6 +126,10 @@ COLUMNS: dict[str, pa.DataType] = {
     LATENCY_MS: _F64,
     DENSE_LATENCY_MS: _F64,
     NODE: _STR,
+    SPEEDUP: _F64,
+    TARGET_SPARSITY: _F64,
+    PREDICTED_SPARSITY: _F64,
+    CHECKPOINT_PATH: _STR,
     SCHEMA_VERSION_COL: pa.int32(),
     ERROR: _STR,
 }
@@ -168,6 +180,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     LATENCY_MS,
     DENSE_LATENCY_MS,
     NODE,
+    SPEEDUP,
+    CHECKPOINT_PATH,
 )
 
 

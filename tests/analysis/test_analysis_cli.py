@@ -125,9 +125,9 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, make_experiment, ca
     assert "needs --out" in _error(["pareto", str(exp), str(exp)], capsys)
     assert "COL=NUMBER" in _error(["pareto", str(exp), "--ref", "score"], capsys)
     assert "direction 'up'" in _error(["pareto", str(exp), "--y", "score:up"], capsys)
-    pq.write_table(schema.rows_to_table([{schema.TRIAL_ID: "f", schema.SCHEMA_VERSION_COL: 2}]),
+    pq.write_table(schema.rows_to_table([{schema.TRIAL_ID: "f", schema.SCHEMA_VERSION_COL: schema.SCHEMA_VERSION + 1}]),
                    exp / "results" / "f.parquet")
-    assert "schema_version 2" in _error(["pareto", str(exp)], capsys)
+    assert f"schema_version {schema.SCHEMA_VERSION + 1}" in _error(["pareto", str(exp)], capsys)
     with pytest.raises(schema.SchemaError):
         main(["--debug", "pareto", str(exp)])
 

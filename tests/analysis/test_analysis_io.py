@@ -75,6 +75,24 @@ def test_schema_version_from_the_future_is_an_error(make_experiment) -> None:
         io.read_experiment(exp)
 
 
+def test_version_1_files_are_read_with_the_new_columns_as_nulls(make_experiment) -> None:
+    exp = make_experiment("cap", CAP_TRIALS[:1])
+    new = {schema.SPEEDUP, schema.TARGET_SPARSITY, schema.PREDICTED_SPARSITY,
+           schema.CHECKPOINT_PATH}
+    for path in (exp / "results").glob("*.parquet"):  # rewrite as a version 1 writer would
+        table = pq.read_table(path)
+        table = table.drop_columns([c for c in new if c in table.column_names])
+        version = pa.array([1] * table.num_rows, pa.int32())
+        table = table.set_column(table.column_names.index(schema.SCHEMA_VERSION_COL),
+                                 schema.SCHEMA_VERSION_COL, version)
+        pq.write_table(table, path)
+    frame = io.read_experiment(exp)
+    assert set(frame[schema.SCHEMA_VERSION_COL]) == {1}
+    for column in new:
+        assert frame[column].isna().all()
+    assert frame[schema.SCORE].notna().any()
+
+
 def test_writer_temp_files_are_ignored(make_experiment) -> None:
     exp = make_experiment("cap", CAP_TRIALS[:1])
     (exp / "results" / ".c9-it000001.parquet").write_bytes(b"half written")
