@@ -199,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrchestratorError as exc:
         if args.debug:
             raise
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        from orchestrator.storage import redact
+
+        print(f"error: {redact(one_line(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted; continue with `python -m orchestrator resume NAME`",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
-from orchestrator.storage import Storage, local_cache_dir, open_storage
+from orchestrator.storage import Storage, local_cache_dir, open_storage, redact
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 EXPERIMENT_JSON = "experiment.json"
 RESULTS_DIR = "results"
 JOURNAL = "optuna.journal"
@@ -33,7 +34,8 @@ PACKAGES = ("prunesweep", "ray", "optuna", "torch", "transformers", "datasets", 
 
 def validate_name(name: str) -> str:
     """A name is one path component of letters, digits, '.', '_' and '-'."""
-    if not _NAME.match(name) or ".." in name:
+    # fullmatch: with match() and `$`, "name\n" passed (`$` also matches before a final \n).
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise UsageError(
             f"experiment name {name!r} is not allowed: it must be one folder name made of "
             "letters, digits, '.', '_' and '-' (starting with a letter or digit), so that it "
@@ -70,7 +72,26 @@ class Experiment:
 
     @classmethod
     def at(cls, storage: str, name: str) -> Experiment:
-        return cls(open_storage(storage), validate_name(name))
+        experiment = cls(open_storage(storage), validate_name(name))
+        experiment.check_inside_root()
+        return experiment
+
+    def check_inside_root(self) -> None:
+        """Refuse an experiment folder (or its results/) that a symlink leads out of the root.
+
+        A valid name cannot leave the root, but a symlink already inside it can: the sweep
+        would then write (and resume would unpickle) wherever the link points.
+        """
+        if not self.storage.is_local:
+            return
+        root = os.path.realpath(self.storage.root)
+        for path in (self.path, self.results_dir):
+            real = os.path.realpath(path)
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                raise UsageError(
+                    f"experiment {self.name!r}: {path} is a symlink to {real}, outside the "
+                    f"storage root {root}; experiments must stay inside the root (remove the "
+                    "link or pass --storage pointing at the real folder)")
 
     @property
     def path(self) -> str:
@@ -118,18 +139,19 @@ class Experiment:
         self.storage.check_writable()
         if self.exists():
             raise UsageError(
-                f"experiment {self.name!r} already exists in {self.storage.text}; continue it "
+                f"experiment {self.name!r} already exists in {self.storage.display}; continue it "
                 f"with `python -m orchestrator resume {self.name}` or pick another --name"
             )
         self.storage.makedirs(self.results_dir)
-        full = {"name": self.name, "created": time.time(), "command": sys.argv,
+        full = {"name": self.name, "created": time.time(),
+                "command": [redact(arg) for arg in sys.argv],
                 "versions": package_versions(), "git_sha": _git_sha(), **record}
         self.storage.write_text(self.metadata_file,
                                 json.dumps(full, indent=2, default=str, sort_keys=True))
 
     def load(self) -> dict[str, Any]:
         if not self.exists():
-            raise UsageError(f"no experiment {self.name!r} in {self.storage.text}")
+            raise UsageError(f"no experiment {self.name!r} in {self.storage.display}")
         return json.loads(self.storage.read_text(self.metadata_file))
 
     def known_names(self) -> list[str]:

@@ -15,34 +15,10 @@ from typing import Any
 from orchestrator.cli import default_name
 from orchestrator.errors import OrchestratorError, UsageError
 from orchestrator.experiment import Experiment
+from orchestrator.preflight import check_launch_args, preflight
 from orchestrator.reconcile import reconcile, trial_ids
 from orchestrator.settings import SweepSettings, build_settings, describe
 from orchestrator.sweep import Resources, SweepPlan, run_sweep
-
-
-def preflight_data_and_model(sweep: SweepSettings) -> None:
-    """Fail fast on an unknown task, missing data or a model that cannot be loaded here."""
-    from trainables.hub import HubUnavailableError
-    from trainables.model_source import ModelUnavailableError, check_model
-    from trainables.tasks import get_task
-
-    settings = sweep.settings
-    if sweep.space.calibration:
-        return
-    try:
-        task = get_task(settings["task"])
-        check_model(settings.get("model", "bert-base-uncased"))
-    except (ValueError, ModelUnavailableError, HubUnavailableError) as exc:
-        raise UsageError(str(exc)) from None
-    if settings.get("synthetic_data"):
-        return
-    from trainables.data import load_split
-
-    try:
-        for split in ("train", *task.eval_splits):
-            load_split(task, split, data_dir=settings.get("data_dir"))
-    except (FileNotFoundError, HubUnavailableError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
 
 
 def plan_resources(args: argparse.Namespace, cluster_resources: dict[str, float],
@@ -109,6 +85,7 @@ def launch(args: argparse.Namespace) -> int:
     from orchestrator.cli import _space
     from search_spaces import get_profile
 
+    check_launch_args(args)
     space = _space(args.space)
     name = args.name or default_name(space.name, args.profile)
     experiment = Experiment.at(args.storage, name)
@@ -127,7 +104,7 @@ def launch(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-failures must be >= -1 (-1: retry forever), but got "
                          f"{args.max_failures}")
     controls = search_controls(args, sweep, experiment.storage.text)
-    preflight_data_and_model(sweep)
+    preflight(sweep)
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
     from orchestrator.storage_check import alive_nodes, check_shared_storage

@@ -162,7 +162,7 @@ class ParquetResultsCallback(Callback):
         status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
         self._terminal_row(trial, status, error)
         self._trial_ended(trial)
-        self._progress(trials, trial, status)
+        self._progress(trials, trial, status, reason=_last_line(error))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         # A trial stopped by the time budget ends TERMINATED without on_trial_complete;
@@ -188,7 +188,7 @@ class ParquetResultsCallback(Callback):
         path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
         self.rows_written += write_rows_atomic(self.storage, path, [row])
 
-    def _progress(self, trials: list, trial: Any, what: str) -> None:
+    def _progress(self, trials: list, trial: Any, what: str, reason: str = "") -> None:
         if self.quiet:
             return
         self._finished.add(trial.trial_id)
@@ -199,12 +199,21 @@ class ParquetResultsCallback(Callback):
                           if isinstance(last.get(m), (int, float)))
         params = ", ".join(f"{p}={_short(trial.config.get(p))}" for p in self.searched)
         seconds = last.get("time_total_s", 0.0) or 0.0
-        print(f"[{finished}/{self.num_samples}] trial {trial.trial_id} {what}: {values} "
-              f"({params}) {seconds:.0f}s", file=sys.stdout, flush=True)
+        # A trial that failed before its first report has no values and maybe no params:
+        # say why instead of printing "failed:  ()".
+        parts = [p for p in (values, f"({params})" if params else "", reason) if p]
+        print(f"[{finished}/{self.num_samples}] trial {trial.trial_id} {what}: "
+              f"{' '.join(parts)} {seconds:.0f}s", file=sys.stdout, flush=True)
 
 
 def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _last_line(error: str | None, limit: int = 200) -> str:
+    """The last non-empty line of a trial's error (the exception itself), trimmed."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
 
 
 def _error_text(trial: Any) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,15 @@ from orchestrator.errors import UsageError
 
 @dataclass(frozen=True)
 class Storage:
-    text: str  # what the user gave, for messages
+    text: str  # what the user gave (may hold credentials: print ``display``, not this)
     fs: pafs.FileSystem
     root: str  # the root's path on ``fs`` (absolute for a local folder)
     query: str = ""  # URI options (``?endpoint_override=...``) kept for sub-URIs
+
+    @property
+    def display(self) -> str:
+        """``text`` for messages, with any credentials redacted."""
+        return redact(self.text)
 
     @property
     def is_local(self) -> bool:
@@ -105,7 +111,28 @@ class Storage:
             self.fs.delete_file(probe)
         except (OSError, pa.ArrowException) as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-            raise UsageError(f"storage path {self.text} is not writable: {reason}") from None
+            raise UsageError(f"storage path {self.display} is not writable: {reason}") from None
+
+
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s?#]+@")
+_SECRET_PARAM = re.compile(
+    r"(?P<key>[?&](?:[A-Za-z_]*(?:secret|key|token|password|passwd|credential|signature)"
+    r"[A-Za-z_]*))=[^&\s#]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URI in it replaced by ``***``.
+
+    Covers user info (``s3://KEY:SECRET@bucket``) and query options whose name says secret
+    (``?access_key=...&secret_key=...&session_token=...``), so that messages, logs and
+    experiment.json never repeat them.
+
+    Example:
+        >>> redact("s3://AKIA:abc@bucket/exps?secret_key=x&region=eu")
+        's3://***@bucket/exps?secret_key=***&region=eu'
+    """
+    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+    return _SECRET_PARAM.sub(lambda m: f"{m.group('key')}=***", text)
 
 
 def open_storage(text: str) -> Storage:
@@ -117,7 +144,8 @@ def open_storage(text: str) -> Storage:
     try:
         fs, root = pafs.FileSystem.from_uri(text)
     except (pa.ArrowException, ValueError, OSError) as exc:
-        raise UsageError(f"--storage {base}: pyarrow cannot open it: {exc}") from None
+        raise UsageError(f"--storage {redact(base)}: pyarrow cannot open it: "
+                         f"{redact(str(exc))}") from None
     del base
     return Storage(text, fs, root.rstrip("/"), query)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -137,6 +138,10 @@ def from_mapping(cls: type[C], config: Mapping[str, Any]) -> C:
             raise ConfigError(
                 f"`{key}` must be {expected}, but got {value!r} ({type(value).__name__})"
             )
+        if isinstance(value, float) and not math.isfinite(value):
+            # inf/nan pass every `> 0` check and then hang or poison a trial (an infinite
+            # number of epochs, a NaN learning rate): no setting has a use for them.
+            raise ConfigError(f"`{key}` must be a finite number, but got {value!r}")
     values = {k: (float(v) if _allowed(types_[k])[0][0] is float and v is not None else v)
               for k, v in config.items()}
     return cls(**values)
@@ -159,12 +164,16 @@ def parse_value(cls: type, key: str, text: str) -> Any:
         if scalar is int:
             return int(text)
         if scalar is float:
-            return float(text)
+            value = float(text)
     except ValueError:
         raise ConfigError(
             f"`{key}` must be {scalar.__name__}" + (" or none" if nullable else "")
             + f", but got {text!r}"
         ) from None
+    if scalar is float:
+        if not math.isfinite(value):
+            raise ConfigError(f"`{key}` must be a finite number, but got {text!r}")
+        return value
     return text
 
 

@@ -124,6 +124,10 @@ def fine_tune(
     Returns the trained model. The last report carries ``is_final=True``.
     """
     hooks = hooks or Hooks()
+    if len(data.train["input_ids"]) == 0:
+        # An epoch of no batches never advances the step counter: the loop would spin forever.
+        raise ValueError(f"the training split of task {data.task.name!r} has 0 rows; "
+                         "nothing to train on (check the data file or max_train_examples)")
     steps_per_epoch, total, warmup, eval_every = plan_steps(cfg, len(data.train["input_ids"]))
     model.to(device).train()
     # The fused kernel is ~5x faster than the per-tensor loop on CPU (30 vs 145 ms per step

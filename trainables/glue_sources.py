@@ -145,6 +145,11 @@ def find_split(task: TaskSpec, split: str, data_dir: str | Path) -> tuple[str, l
     for layout, folder, pattern in candidates:
         files = sorted(folder.glob(pattern))
         if files:
+            not_files = [f for f in files if not f.is_file()]
+            if not_files:
+                raise DataNotFoundError(
+                    f"{not_files[0]} is a directory, not a data file; the {split!r} split of "
+                    f"task {task.name!r} must be a file there")
             return layout, files
     looked = "\n  ".join(str(folder / pattern) for _, folder, pattern in candidates)
     raise DataNotFoundError(
@@ -172,17 +177,23 @@ def read_parquet(task: TaskSpec, files: list[Path]) -> Examples:
     columns = [*task.text_fields, "label"]
     tables = []
     for path in files:
-        missing = [c for c in columns if c not in pq.read_schema(path).names]
+        try:
+            names = pq.read_schema(path).names
+            missing = [c for c in columns if c not in names]
+            if not missing:
+                tables.append(pq.read_table(path, columns=columns))
+        except (pa.ArrowException, OSError) as exc:
+            raise DataFormatError(f"{path} is not a readable Parquet file: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
         if missing:
             raise DataFormatError(
                 f"{path} lacks column(s) {missing} that task {task.name!r} needs "
                 f"(expected {columns})"
             )
-        tables.append(pq.read_table(path, columns=columns))
     table = pa.concat_tables(tables)
+    where = files[0] if len(files) == 1 else files
     texts = [_strings(table.column(name).to_pylist(), files, name) for name in task.text_fields]
-    labels = make_labels(task, table.column("label").to_pylist())
-    _check_label_range(task, labels, files)
+    labels = checked_labels(task, table.column("label").to_pylist(), where)
     return Examples(texts[0], texts[1] if task.is_pair else None, labels)
 
 
@@ -191,6 +202,52 @@ def _strings(values: list, files: list[Path], column: str) -> list[str]:
         row = values.index(None)
         raise DataFormatError(f"{files}: column {column!r} is null in row {row}")
     return values
+
+
+# The documented range of each regression task's gold scores (STS-B: similarity 0 to 5).
+REGRESSION_RANGES: dict[str, tuple[float, float]] = {"stsb": (0.0, 5.0)}
+
+
+def checked_labels(task: TaskSpec, values: list, source: object) -> np.ndarray:
+    """``values`` as the task's label array, refusing labels that would train silently wrong.
+
+    Class labels must be whole numbers in ``0..num_labels-1`` (a float 0.5 would be
+    truncated to class 0); regression labels must be finite and inside the task's range (a
+    NaN label makes every metric NaN, reported as a score of 0). The message names the file,
+    the row and the rule.
+
+    Raises:
+        DataFormatError: a label breaks the task's rule.
+    """
+    for row, value in enumerate(values):
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float,
+                                                                              np.number)):
+            raise DataFormatError(f"{source}: label {value!r} in row {row} is not a number")
+    raw = np.asarray(values, dtype=np.float64)
+    if task.is_regression:
+        bad = ~np.isfinite(raw)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataFormatError(
+                f"{source}: label {raw[row]} in row {row} is not finite ({int(bad.sum())} of "
+                f"{len(raw)} labels); regression labels of task {task.name!r} must be numbers")
+        low, high = REGRESSION_RANGES.get(task.name, (-np.inf, np.inf))
+        bad = (raw < low) | (raw > high)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataFormatError(
+                f"{source}: label {raw[row]:g} in row {row} is outside {low:g}..{high:g}, the "
+                f"range of task {task.name!r}")
+        return raw.astype(np.float32)
+    fractional = ~np.isfinite(raw) | (raw != np.round(raw))
+    if fractional.any():
+        row = int(np.argmax(fractional))
+        raise DataFormatError(
+            f"{source}: label {raw[row]!r} in row {row} is not a whole class id; task "
+            f"{task.name!r} needs class labels 0..{task.num_labels - 1}")
+    labels = raw.astype(np.int64)
+    _check_label_range(task, labels, source)
+    return labels
 
 
 def _check_label_range(task: TaskSpec, labels: np.ndarray, source: object) -> None:
@@ -266,7 +323,8 @@ def read_tsv(task: TaskSpec, path: Path) -> Examples:
         raw_labels.append(_parse_label(task, fields[layout.label_column], f"{path}:{number}"))
     if skipped:
         log.warning("%s: skipped %d malformed row(s), as the GLUE processors do", path, skipped)
-    return Examples(texts[0], texts[1] if task.is_pair else None, make_labels(task, raw_labels))
+    return Examples(texts[0], texts[1] if task.is_pair else None,
+                    checked_labels(task, raw_labels, path))
 
 
 def _parse_label(task: TaskSpec, raw: str, where: str) -> float | int:
@@ -324,8 +382,8 @@ def read_hub(task: TaskSpec, split: str) -> Examples:
             f"({type(exc).__name__}: {exc}); {DATA_DIR_HINT}"
         ) from exc
     texts = [list(dataset[name]) for name in task.text_fields]
-    labels = make_labels(task, list(dataset["label"]))
-    _check_label_range(task, labels, f"{HUB_DATASET}/{task.hf_config}/{split}")
+    labels = checked_labels(task, list(dataset["label"]),
+                            f"{HUB_DATASET}/{task.hf_config}/{split}")
     return Examples(texts[0], texts[1] if task.is_pair else None, labels)
 
 
