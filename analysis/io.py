@@ -195,8 +195,9 @@ def read_experiment(
     total = len(files)
     if not all_files:
         files = collapse_consolidated(files)
+    every = files
     files = latest_per_trial(files) if latest_only else files
-    groups = _read_files(loc, files, strict)
+    groups = _read_files(loc, files, strict, every, latest_only)
     if not groups:
         raise AnalysisError(
             f"none of the {len(files)} result files in {loc.display}/{RESULTS_DIR} could be "
@@ -217,21 +218,34 @@ def read_experiment(
 _Group = list[tuple[str, pa.Table]]
 
 
-def _read_files(loc: Location, files: list[str], strict: bool) -> dict[pa.Schema, _Group]:
-    """The readable files grouped by Arrow schema; each schema is checked once."""
+def _read_files(loc: Location, files: list[str], strict: bool, every: list[str] = (),
+                latest_only: bool = False) -> dict[pa.Schema, _Group]:
+    """The readable files grouped by Arrow schema; each schema is checked once.
+
+    An unreadable consolidated file is replaced by the per-row files it stands for (found in
+    ``every``), so one corrupt file does not drop its whole trial.
+    """
     seen: dict[pa.Schema, _Group | str] = {}  # a str is why that schema is refused
-    for path, table, error in _load_all(loc.filesystem, files):
-        if table is not None:
-            entry = seen.get(table.schema)
-            if entry is None:
-                entry = seen[table.schema] = _schema_problem(table.schema) or []
-            if not isinstance(entry, str):
-                entry.append((path, table))
-                continue
-            error = entry
-        if strict:
-            raise schema.SchemaError(f"cannot read {path}: {error}")
-        warnings.warn(f"skipping {path}: {error}", stacklevel=4)
+    while files:
+        fallback: list[str] = []
+        for path, table, error in _load_all(loc.filesystem, files):
+            if table is not None:
+                entry = seen.get(table.schema)
+                if entry is None:
+                    entry = seen[table.schema] = _schema_problem(table.schema) or []
+                if not isinstance(entry, str):
+                    entry.append((path, table))
+                    continue
+                error = entry
+            if strict:
+                raise schema.SchemaError(f"cannot read {path}: {error}")
+            behind = schema.rows_behind(path, every)
+            behind = latest_per_trial(behind) if latest_only else behind
+            warnings.warn(f"skipping {path}: {error}" + (
+                f"; reading its {len(behind)} per-row files instead" if behind else ""),
+                stacklevel=4)
+            fallback += behind
+        files = fallback
     return {k: v for k, v in seen.items() if not isinstance(v, str)}
 
 

@@ -302,6 +302,32 @@ def collapse_consolidated(paths: Iterable[str]) -> list[str]:
     return kept
 
 
+def rows_behind(consolidated: str, paths: Iterable[str]) -> list[str]:
+    """The per-row files a consolidated file stands for: its fallback when it is unreadable.
+
+    A corrupt ``<trial>-upto<N>.parquet`` must not drop its trial: the trial's per-row files
+    up to iteration ``N`` (never deleted by the writer) hold the same rows. Returns ``[]``
+    for a path that is not a consolidated file.
+
+    Example:
+        >>> rows_behind("r/a-upto000002.parquet", ["r/a-it000001.parquet",
+        ...             "r/a-it000002.parquet", "r/a-upto000002.parquet", "r/b-it000001.parquet"])
+        ['r/a-it000001.parquet', 'r/a-it000002.parquet']
+    """
+    folder, _, name = consolidated.rpartition("/")
+    match = CONSOLIDATED_NAME.match(name)
+    if not match:
+        return []
+    behind = []
+    for p in paths:
+        head, _, base = p.rpartition("/")
+        row = RESULT_NAME.match(base)
+        if head == folder and row and row["trial"] == match["trial"] \
+                and int(row["iteration"]) <= int(match["iteration"]):
+            behind.append(p)
+    return sorted(behind)
+
+
 def result_files(experiment_dir: str | Path) -> list[Path]:
     """The Parquet result files of one local experiment folder to read, in name order.
 
@@ -325,14 +351,21 @@ def read_results(experiment_dir: str | Path, *, strict: bool = False) -> pd.Data
     import pyarrow.parquet as pq
 
     frames = []
-    for path in result_files(experiment_dir):
+    queue = result_files(experiment_dir)
+    while queue:
+        path = queue.pop(0)
         try:
             table = pq.read_table(path)
             validate_columns(table.column_names, source=str(path))
         except (pa.ArrowException, OSError, SchemaError) as exc:
             if strict:
                 raise SchemaError(f"cannot read {path}: {exc}") from exc
-            warnings.warn(f"skipping {path}: {exc}", stacklevel=2)
+            every = sorted(str(p) for p in path.parent.glob("*.parquet") if p.is_file())
+            behind = [Path(p) for p in rows_behind(str(path), every)]
+            warnings.warn(f"skipping {path}: {exc}" + (
+                f"; reading its {len(behind)} per-row files instead" if behind else ""),
+                stacklevel=2)
+            queue[:0] = behind
             continue
         validate_version(table.column(SCHEMA_VERSION_COL).to_pylist(), source=str(path))
         frames.append(table.to_pandas())

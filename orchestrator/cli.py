@@ -82,6 +82,9 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue a sweep after Ctrl-C, a crash or a killed "
                        "driver")
     p.add_argument("name")
+    p.add_argument("--trust-storage", action="store_true",
+                   help="resume even if Tune's state files (which it unpickles) belong to "
+                   "another user or are writable by others")
     _add_cluster_args(p)
     p.set_defaults(func=cmd_resume)
     p = sub.add_parser("status", help="trials by state, the front so far, time used and left "
@@ -94,6 +97,9 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=DEFAULT_STORAGE)
     p.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--allow-writes", action="store_true",
+                   help="let the dashboard change the study (notes, deleting it); it has no "
+                   "authentication, so anyone reaching the port could (default: read-only)")
     p.set_defaults(func=cmd_dashboard)
     p = sub.add_parser("artifacts", help="list or prune the shared artifacts")
     p.add_argument("action", choices=("list", "prune"))
@@ -207,6 +213,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ninterrupted; continue with `python -m orchestrator resume NAME`",
               file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 (only a full disk is turned into one line)
+        if args.debug or not disk_full(exc):
+            raise
+        name = getattr(args, "name", None) or "NAME (the experiment named above)"
+        print(f"error: the storage is full ({disk_full(exc)}); rows written so far are kept. "
+              f"Free some space, then continue with: python -m orchestrator resume {name}",
+              file=sys.stderr)
+        return 1
+
+
+def disk_full(exc: BaseException) -> str:
+    """The "no space" message anywhere in ``exc``'s chain (Tune wraps it), else ""."""
+    import errno
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"{exc.strerror or 'no space left'}: {exc.filename or ''}".rstrip(": ")
+        for marker in ("No space left on device", "Disk quota exceeded"):
+            if marker in str(exc):
+                return marker
+        exc = exc.__cause__ or exc.__context__
+    return ""
 
 
 def one_line(message: str) -> str:

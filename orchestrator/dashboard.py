@@ -1,10 +1,14 @@
-"""``dashboard NAME``: optuna-dashboard over the sweep's journal, on 127.0.0.1 by default."""
+"""``dashboard NAME``: optuna-dashboard over the sweep's journal, on 127.0.0.1 by default.
+
+Read-only unless ``--allow-writes``: optuna-dashboard has no authentication, and through a
+writable storage anyone reaching the port could delete the study (see
+:mod:`orchestrator.read_only_storage`).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from orchestrator.cluster import warn_if_exposed
 from orchestrator.errors import UsageError
 from orchestrator.experiment import Experiment
 
@@ -23,9 +27,18 @@ def serve(args: argparse.Namespace) -> int:
                          " (or pip install optuna-dashboard)") from None
     from orchestrator.sweep import journal_storage
 
+    from orchestrator.read_only_storage import ReadOnlyStorage
+
+    allow_writes = getattr(args, "allow_writes", False)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        warn_if_exposed(args.host)
-    print(f"optuna-dashboard for {experiment.name}: http://{args.host}:{args.port}/ "
+        print(f"warning: optuna-dashboard will listen on {args.host} without authentication: "
+              "anyone who reaches it can read the study"
+              + (" and, with --allow-writes, delete or change it" if allow_writes else
+                 " (it is served read-only)") + "; restrict the network", flush=True)
+    storage = journal_storage(experiment)
+    mode = "read-write" if allow_writes else "read-only"
+    print(f"optuna-dashboard for {experiment.name} ({mode}): http://{args.host}:{args.port}/ "
           "(Ctrl-C to stop)", flush=True)
-    run_server(journal_storage(experiment), host=args.host, port=args.port)
+    run_server(storage if allow_writes else ReadOnlyStorage(storage), host=args.host,
+               port=args.port)
     return 0

@@ -13,6 +13,8 @@ import argparse
 from orchestrator.errors import UsageError
 from orchestrator.experiment import Experiment
 from orchestrator.reconcile import reconcile, trial_ids
+from orchestrator.state_check import check_state_readable
+from orchestrator.trust import check_resume_state
 
 
 def _experiment(args: argparse.Namespace) -> Experiment:
@@ -20,7 +22,7 @@ def _experiment(args: argparse.Namespace) -> Experiment:
     if not experiment.exists():
         known = experiment.known_names()
         listing = f" Experiments there: {', '.join(known)}" if known else ""
-        raise UsageError(f"no experiment {args.name!r} in {experiment.storage.text}.{listing}")
+        raise UsageError(f"no experiment {args.name!r} in {experiment.storage.display}.{listing}")
     return experiment
 
 
@@ -33,7 +35,11 @@ def resume(args: argparse.Namespace) -> int:
 
     experiment = _experiment(args)
     record = experiment.load()
-    fs = None if experiment.storage.is_local else experiment.storage.fs
+    check_resume_state(experiment.path, is_local=experiment.storage.is_local,
+                       display=experiment.storage.display,
+                       trust_storage=getattr(args, "trust_storage", False))
+    fs = experiment.storage.tune_filesystem
+    check_state_readable(experiment.storage, experiment.path, experiment.name)
     if not tune.Tuner.can_restore(experiment.path, storage_filesystem=fs):
         raise UsageError(f"experiment {args.name!r} has no Tune state to resume (it stopped "
                          "before its first trial started); launch it again under a new name")

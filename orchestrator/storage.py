@@ -44,6 +44,19 @@ class Storage:
     def is_local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
 
+    @property
+    def tune_filesystem(self) -> pafs.FileSystem:
+        """The filesystem Ray Tune writes its state and checkpoints through.
+
+        Locally, one that replaces files atomically (:mod:`orchestrator.atomic_fs`): Tune
+        itself overwrites its state in place, which a full disk truncates.
+        """
+        if not self.is_local:
+            return self.fs
+        from orchestrator.atomic_fs import atomic_local_filesystem
+
+        return atomic_local_filesystem()
+
     def join(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
@@ -77,9 +90,15 @@ class Storage:
         if self.is_local:
             tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
             tmp = os.path.join(os.path.dirname(tmp), "." + os.path.basename(tmp))
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                # A full disk: leave no half-written temporary file behind.
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
         else:
             with self.fs.open_output_stream(path) as fh:
                 fh.write(data)

@@ -142,7 +142,7 @@ def make_tuner(plan: SweepPlan) -> Any:
         run_config=tune.RunConfig(
             name=experiment.name,
             storage_path=experiment.storage.root,
-            storage_filesystem=None if experiment.storage.is_local else experiment.storage.fs,
+            storage_filesystem=experiment.storage.tune_filesystem,
             callbacks=[callback, JsonLoggerCallback()],
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
