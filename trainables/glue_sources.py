@@ -220,8 +220,10 @@ def checked_labels(task: TaskSpec, values: list, source: object) -> np.ndarray:
         DataFormatError: a label breaks the task's rule.
     """
     for row, value in enumerate(values):
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float,
-                                                                              np.number)):
+        if value is None:  # pandas writes NaN as a Parquet null
+            raise DataFormatError(f"{source}: the label in row {row} is missing (null or NaN);"
+                                  f" task {task.name!r} needs a label on every row")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
             raise DataFormatError(f"{source}: label {value!r} in row {row} is not a number")
     raw = np.asarray(values, dtype=np.float64)
     if task.is_regression:
@@ -229,8 +231,9 @@ def checked_labels(task: TaskSpec, values: list, source: object) -> np.ndarray:
         if bad.any():
             row = int(np.argmax(bad))
             raise DataFormatError(
-                f"{source}: label {raw[row]} in row {row} is not finite ({int(bad.sum())} of "
-                f"{len(raw)} labels); regression labels of task {task.name!r} must be numbers")
+                f"{source}: label {float(raw[row]):g} in row {row} is not finite "
+                f"({int(bad.sum())} of {len(raw)} labels); regression labels of task "
+                f"{task.name!r} must be finite numbers")
         low, high = REGRESSION_RANGES.get(task.name, (-np.inf, np.inf))
         bad = (raw < low) | (raw > high)
         if bad.any():
@@ -243,7 +246,7 @@ def checked_labels(task: TaskSpec, values: list, source: object) -> np.ndarray:
     if fractional.any():
         row = int(np.argmax(fractional))
         raise DataFormatError(
-            f"{source}: label {raw[row]!r} in row {row} is not a whole class id; task "
+            f"{source}: label {float(raw[row]):g} in row {row} is not a whole class id; task "
             f"{task.name!r} needs class labels 0..{task.num_labels - 1}")
     labels = raw.astype(np.int64)
     _check_label_range(task, labels, source)
