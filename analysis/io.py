@@ -193,9 +193,9 @@ def read_experiment(
     if not files:
         raise AnalysisError(f"{loc.display}/{RESULTS_DIR} holds no result files yet")
     total = len(files)
+    every = files  # an unreadable consolidated file falls back to its per-row files
     if not all_files:
         files = collapse_consolidated(files)
-    every = files
     files = latest_per_trial(files) if latest_only else files
     groups = _read_files(loc, files, strict, every, latest_only)
     if not groups:

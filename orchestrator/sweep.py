@@ -128,10 +128,13 @@ def make_tuner(plan: SweepPlan) -> Any:
         space.metrics, plan.num_samples, quiet=plan.quiet,
         journal_mirror=None if experiment.storage.is_local else experiment)
     name_trial = _TrialNamer(space.name)
+    from orchestrator.live_trials import LiveTrialsSync
+
+    searcher = make_searcher(plan)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=make_searcher(plan),
+            search_alg=searcher,
             scheduler=make_scheduler(plan),
             num_samples=plan.num_samples,
             time_budget_s=plan.time_budget_s,
@@ -143,7 +146,7 @@ def make_tuner(plan: SweepPlan) -> Any:
             name=experiment.name,
             storage_path=experiment.storage.root,
             storage_filesystem=experiment.storage.tune_filesystem,
-            callbacks=[callback, JsonLoggerCallback()],
+            callbacks=[callback, JsonLoggerCallback(), LiveTrialsSync(searcher)],
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             verbose=plan.verbosity,

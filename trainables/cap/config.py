@@ -89,6 +89,9 @@ class CapConfig(TrainConfig):
     teacher_max_steps: int = 0
     teacher_train_batch_size: int = 32
     teacher_seed: int = 42
+    # A teacher scoring below the majority-class score on the eval split is refused (it
+    # teaches worse than always answering the most frequent class); true accepts it.
+    allow_weak_teacher: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

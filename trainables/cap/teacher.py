@@ -115,7 +115,58 @@ def load_teacher(cfg: CapConfig, prep: Prepared, student_hidden: int) -> nn.Modu
                       student_hidden if cfg.use_contrastive else None)
         teacher = load_classifier(str(folder), prep.task.num_labels, seed=cfg.teacher_seed)
     teacher.to(prep.device).eval().requires_grad_(False)
+    check_teacher_strength(cfg, folder, teacher, prep)
     return teacher
+
+
+class WeakTeacherError(ValueError):
+    """The teacher scores below the majority-class score: distilling from it misleads."""
+
+
+def majority_score(task: TaskSpec, labels: Any) -> float:
+    """The score of always predicting the most frequent class (0 for regression: a constant
+    prediction has no correlation)."""
+    import numpy as np
+
+    from trainables.tasks import compute_metrics
+
+    gold = np.asarray(labels)
+    if task.is_regression or not len(gold):
+        return 0.0
+    majority = int(np.bincount(gold.astype(np.int64), minlength=task.num_labels).argmax())
+    return compute_metrics(task, np.full(len(gold), majority, dtype=np.int64), gold)["score"]
+
+
+def teacher_score(folder: Path, teacher: nn.Module, cfg: CapConfig, prep: Prepared) -> float:
+    """The score recorded when the teacher was built, else its score on the eval split."""
+    record = folder / "metrics.json"
+    if record.is_file():
+        recorded = json.loads(record.read_text()).get("metrics", {}).get("score")
+        if isinstance(recorded, (int, float)):
+            return float(recorded)
+    from trainables.evaluation import evaluate
+
+    return evaluate(teacher, prep.data, batch_size=cfg.eval_batch_size, device=prep.device,
+                    bf16=cfg.bf16, trim_padding=cfg.trim_padding)["score"]
+
+
+def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module,
+                           prep: Prepared) -> None:
+    """Refuse a teacher below the majority-class score unless ``allow_weak_teacher``."""
+    labels = next(iter(prep.data.evals.values()))["labels"].numpy()
+    floor = majority_score(prep.task, labels)
+    score = teacher_score(folder, teacher, cfg, prep)
+    if score >= floor:  # NaN is not: a teacher without a score is refused too
+        return
+    message = (f"teacher {folder} scores {score:.4f} on {prep.task.name}, below the "
+               f"majority-class score {floor:.4f}: distilling from it teaches worse than "
+               "always answering the most frequent class")
+    if cfg.allow_weak_teacher:
+        log(f"warning: {message} (allow_weak_teacher=true: using it anyway)")
+        return
+    raise WeakTeacherError(f"{message}; train a better teacher (teacher_num_train_epochs, "
+                           "teacher_learning_rate, teacher_path) or pass --set "
+                           "allow_weak_teacher=true")
 
 
 def check_teacher(folder: Path, task: TaskSpec, tokenizer: Any,
@@ -178,5 +229,6 @@ def _check_vocabulary(folder: Path, config: Any, tokenizer: Any) -> None:
             f"tokenizer has {len(student)} tokens")
 
 
-__all__ = ["TEACHER_KIND", "TeacherMismatchError", "build_teacher", "check_teacher",
-           "load_teacher", "teacher_config", "teacher_inputs", "train_fingerprint"]
+__all__ = ["TEACHER_KIND", "TeacherMismatchError", "WeakTeacherError", "build_teacher",
+           "check_teacher", "check_teacher_strength", "load_teacher", "majority_score",
+           "teacher_config", "teacher_inputs", "train_fingerprint"]
