@@ -31,7 +31,8 @@ def untrusted_reason(path: Path, uid: int) -> str | None:
     if info.st_uid != uid:
         return f"{path} is owned by uid {info.st_uid}, not by you (uid {uid})"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"{path} is writable by its group or by others (mode {stat.S_IMODE(info.st_mode):o})"
+        mode = stat.S_IMODE(info.st_mode)
+        return f"{path} is writable by its group or by others (mode {mode:o})"
     return None
 
 

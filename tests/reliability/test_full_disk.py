@@ -65,6 +65,8 @@ def test_full_disk_then_resume(ray_local, small_disk, capsys):
 
     after = _rows(folder / "results")
     lost = [name for name, data in before.items() if after.get(name) != data]
+    print(f"\nfull disk: {len(before)} result files before, {len(after)} after resume, "
+          f"{len(lost)} lost or rewritten")
     assert not lost, lost  # 0 rows lost (or rewritten)
     rows = read_experiment(str(folder))
     assert not rows.duplicated([S.TRIAL_ID, S.ITERATION, S.STATUS]).any()

@@ -1,4 +1,4 @@
-"""Writes that survive a full disk, credentials that never reach a message, failures that say why."""
+"""Writes that survive a full disk, credentials kept out of messages, failures that say why."""
 
 from __future__ import annotations
 
