@@ -5,7 +5,7 @@ finished. Its count is saved with the searcher's state, Tune's list of trials wi
 experiment state; when the two snapshots disagree (a disk that filled up between writing one
 and the other, a driver killed between them) a resumed sweep holds slots for trials Tune no
 longer knows, which never finish, so the limiter never suggests again and the sweep waits
-forever. This callback frees the slots of trials Tune does not run at the start of every
+forever. This callback frees the slots of trials Tune does not know at the start of every
 step; the study keeps those trials RUNNING until :mod:`orchestrator.reconcile` marks them.
 """
 
@@ -15,11 +15,9 @@ from typing import Any
 
 from ray.tune import Callback
 
-_UNFINISHED = ("PENDING", "RUNNING", "PAUSED")
-
 
 class LiveTrialsSync(Callback):
-    """Drops the limiter's live trials that are not unfinished trials of Tune."""
+    """Drops the limiter's live trials that Tune does not know (lost with its state)."""
 
     def __init__(self, limiter: Any) -> None:
         self.limiter = limiter
@@ -28,8 +26,10 @@ class LiveTrialsSync(Callback):
         live = getattr(self.limiter, "live_trials", None)
         if not live:
             return
-        running = {t.trial_id for t in trials if t.status in _UNFINISHED}
-        stale = live - running
+        # Only trials Tune does not know at all: a known one (even one between a failure and
+        # its retry) still ends through on_trial_complete, which needs its slot to tell the
+        # study its result.
+        stale = live - {t.trial_id for t in trials}
         if stale:
             live.difference_update(stale)
             self.limiter.num_unfinished_live_trials = len(live)

@@ -135,3 +135,28 @@ def test_a_trial_that_failed_before_reporting_says_why(capsys):
     line = capsys.readouterr().out.strip()
     assert line == ("[1/4] trial t1 failed: PrunerCheckpointError: pruner checkpoint /x "
                     "does not exist 0s")
+
+
+def test_the_limiter_frees_slots_of_trials_tune_lost():
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.basic_variant import BasicVariantGenerator  # noqa: F401 (ray import)
+    from ray.tune.search.searcher import Searcher
+
+    from orchestrator.live_trials import LiveTrialsSync
+
+    class Always(Searcher):
+        def suggest(self, trial_id):
+            return {"x": 1}
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            pass
+
+    limiter = ConcurrencyLimiter(Always(metric="m", mode="max"), max_concurrent=2)
+    assert limiter.suggest("a") and limiter.suggest("b")
+    assert limiter.suggest("c") is None  # full
+    # a restore from a state that never saw trial b: Tune knows a (running) and x (failed)
+    sync = LiveTrialsSync(limiter)
+    sync.on_step_begin(0, [SimpleNamespace(trial_id="a", status="RUNNING"),
+                           SimpleNamespace(trial_id="x", status="ERROR")])
+    assert limiter.live_trials == {"a"}
+    assert limiter.suggest("d") == {"x": 1}  # the sweep goes on instead of waiting forever
