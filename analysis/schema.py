@@ -188,6 +188,14 @@ METRIC_COLUMNS: tuple[str, ...] = (
 #: File names of the writer (the reader's contract): one file per reported row,
 #: ``<trial_id>-it<iteration>[-<status>].parquet``, and once a trial ends one file with all
 #: its rows so far, ``<trial_id>-upto<iteration>.parquet``.
+#:
+#: Layout: the per-row files live in ``<experiment>/_rows/`` and each finished trial's
+#: consolidated file in ``<experiment>/results/``, so stock readers of ``results/``
+#: (pandas, pyarrow.dataset, duckdb, polars; the latter two recurse into sub-folders, even
+#: ``_``-prefixed ones, so the rows cannot live below ``results/``) read every finished row
+#: exactly once. Experiments written before that split keep both kinds side by side in
+#: ``results/``; the readers here read either layout.
+ROWS_DIR = "_rows"
 RESULT_NAME = re.compile(r"^(?P<trial>.+)-it(?P<iteration>\d+)(?:-[a-z]+)?\.parquet$")
 CONSOLIDATED_NAME = re.compile(r"^(?P<trial>.+)-upto(?P<iteration>\d+)\.parquet$")
 
@@ -306,11 +314,13 @@ def result_files(experiment_dir: str | Path) -> list[Path]:
     """The Parquet result files of one local experiment folder to read, in name order.
 
     Finished trials are read from their consolidated file, running ones from their per-row
-    files (:func:`collapse_consolidated`); temporary files of the writer are left out.
+    files (:func:`collapse_consolidated`), in ``results/`` and ``_rows/`` (both layouts,
+    see :data:`ROWS_DIR`); temporary files of the writer are left out.
     """
     results = Path(experiment_dir) / "results"
-    names = sorted(str(p) for p in results.glob("*.parquet")
-                   if p.is_file() and not p.name.startswith((".", "_")))
+    found = [p for folder in (results, Path(experiment_dir) / ROWS_DIR) for p in folder.glob("*.parquet")
+             if p.is_file() and not p.name.startswith((".", "_"))]
+    names = [str(p) for p in sorted(found, key=lambda p: (p.name, str(p)))]
     return [Path(p) for p in collapse_consolidated(names)]
 
 

@@ -1,10 +1,16 @@
 """A Ray Tune callback that writes every reported result to Parquet as it arrives.
 
-One file per (trial, iteration): ``results/<trial_id>-it<iteration>.parquet``, written to a
-temporary name and renamed into place, never rewritten. The file name is the row's key, so a
-result that Tune reports again after a restore (a trial resumed from an older checkpoint) is
-recognised and not written twice. A trial that ends without a final row (it failed, diverged,
-or was stopped early) gets one terminal row saying so, with its last metrics and the error.
+One file per (trial, iteration): ``<experiment>/_rows/<trial_id>-it<iteration>.parquet``,
+written to a temporary name and renamed into place, never rewritten. The file name is the row's key,
+so a result that Tune reports again after a restore (a trial resumed from an older
+checkpoint) is recognised and not written twice. A trial that ends without a final row (it
+failed, diverged, or was stopped early) gets one terminal row saying so, with its last
+metrics and the error. Once a trial ends, all its rows go into one consolidated file in
+``results/``: stock readers of ``results/`` (``pd.read_parquet(EXP/results)``,
+pyarrow.dataset, duckdb, polars) read each finished row once. (``_rows`` is beside
+``results/``, not in it: duckdb and polars read sub-folders too, ``_``-prefixed or not.) The per-row files are kept (append-only; a reader can fall back to
+them). Experiments written before that split (per-row files directly in ``results/``) keep
+their layout when resumed, so a re-reported row is still recognised.
 
 The callback lives in the driver; it holds only plain values so Tune can pickle it with its
 state (the filesystem is reopened after a restore).
@@ -29,13 +35,33 @@ if TYPE_CHECKING:
 DIVERGED_MARK = "TrialDivergedError"
 
 
-def result_file(results_dir: str, trial_id: str, iteration: int, suffix: str = "") -> str:
-    return f"{results_dir}/{trial_id}-it{iteration:06d}{suffix}.parquet"
+def result_file(rows_dir: str, trial_id: str, iteration: int, suffix: str = "") -> str:
+    """The per-row file of one reported row, in the experiment's rows folder."""
+    return f"{rows_dir}/{trial_id}-it{iteration:06d}{suffix}.parquet"
 
 
 def consolidated_file(results_dir: str, trial_id: str, upto: int) -> str:
     """All rows of a trial up to iteration ``upto``, written once the trial ends."""
     return f"{results_dir}/{trial_id}-upto{upto:06d}.parquet"
+
+
+def rows_dir_of(results_dir: str) -> str:
+    """``<experiment>/_rows``: where the per-row files of the current layout go."""
+    return f"{results_dir.rstrip('/').rsplit('/', 1)[0]}/{S.ROWS_DIR}"
+
+
+def is_legacy_layout(storage: Storage, results_dir: str) -> bool:
+    """True for an experiment written before the ``_rows`` split (per-row files in results/).
+
+    Such an experiment keeps writing its per-row files where they are, so that a row Tune
+    reports again after a restore finds its existing file and is not written twice.
+    """
+    return bool(storage.list_names(results_dir, "*-it*.parquet"))
+
+
+def row_folder(storage: Storage, results_dir: str) -> str:
+    """Where this experiment's per-row files go (see :func:`is_legacy_layout`)."""
+    return results_dir if is_legacy_layout(storage, results_dir) else rows_dir_of(results_dir)
 
 
 def _parquet_bytes(table: Any) -> bytes:
@@ -52,20 +78,37 @@ def consolidate_trial(storage: Storage, results_dir: str, trial_id: str) -> str 
 
     Readers take a trial's newest consolidated file instead of its per-row files (one file
     per trial instead of one per evaluation: reading 100,000 rows stays fast). Nothing is
-    rewritten or deleted: a trial that runs again later gets a newer consolidated file.
+    rewritten or deleted: a trial that runs again later gets a newer consolidated file, and
+    the older one moves into ``_rows/`` so that stock readers of ``results/`` still
+    see each row once.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = storage.list_names(results_dir, f"{trial_id}-it*.parquet")
-    if not names:
+    paths = [f"{folder}/{n}" for folder in (results_dir, rows_dir_of(results_dir))
+             for n in storage.list_names(folder, f"{trial_id}-it*.parquet")]
+    if not paths:
         return None
-    tables = [pq.read_table(f"{results_dir}/{n}", filesystem=storage.fs) for n in names]
+    tables = [pq.read_table(p, filesystem=storage.fs) for p in paths]
     table = pa.concat_tables(tables, promote_options="permissive")
+    table = table.sort_by([(S.ITERATION, "ascending")])
     upto = max(table.column(S.ITERATION).to_pylist())
     path = consolidated_file(results_dir, trial_id, upto)
     storage.write_bytes(path, _parquet_bytes(table), exclusive=True)
+    _retire_older_consolidated(storage, results_dir, trial_id, path)
     return path
+
+
+def _retire_older_consolidated(storage: Storage, results_dir: str, trial_id: str,
+                               newest: str) -> None:
+    """Move a trial's superseded consolidated files from results/ into _rows/."""
+    older = [n for n in storage.list_names(results_dir, f"{trial_id}-upto*.parquet")
+             if f"{results_dir}/{n}" != newest]
+    if not older:
+        return
+    storage.makedirs(rows_dir_of(results_dir))
+    for name in older:  # a rename on a POSIX folder; copy + delete on an object store
+        storage.fs.move(f"{results_dir}/{name}", f"{rows_dir_of(results_dir)}/{name}")
 
 
 def read_rows(experiment: Experiment) -> Any:
@@ -115,6 +158,7 @@ class ParquetResultsCallback(Callback):
                  quiet: bool = False, journal_mirror: Any = None) -> None:
         self.storage_text = storage
         self.results_dir = results_dir
+        self.rows_dir = rows_dir_of(results_dir)  # a new experiment: the _rows layout
         self.identity = dict(identity)
         self.searched = list(searched)
         self.objectives = list(objectives)
@@ -130,6 +174,12 @@ class ParquetResultsCallback(Callback):
         state["_storage"] = None  # filesystems are reopened after a restore
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A callback pickled by an older version (no rows_dir) belongs to an experiment of
+        # the old layout: its per-row files stay in results/.
+        state.setdefault("rows_dir", state["results_dir"])
+        self.__dict__.update(state)
+
     @property
     def storage(self) -> Storage:
         if self._storage is None:
@@ -137,7 +187,7 @@ class ParquetResultsCallback(Callback):
         return self._storage
 
     def setup(self, **info: Any) -> None:
-        self.storage.makedirs(self.results_dir)
+        self.storage.makedirs(self.rows_dir)
 
     def _trial_ended(self, trial: Any) -> None:
         consolidate_trial(self.storage, self.results_dir, trial.trial_id)
@@ -147,7 +197,7 @@ class ParquetResultsCallback(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         row = build_row(result, trial.config, self.identity, self.searched, trial.trial_id)
-        path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION])
+        path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION])
         self.rows_written += write_rows_atomic(self.storage, path, [row])
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -185,7 +235,7 @@ class ParquetResultsCallback(Callback):
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
         row[S.ITERATION] = int(last.get("training_iteration", 0)) + 1
         row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
-        path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
+        path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
         self.rows_written += write_rows_atomic(self.storage, path, [row])
 
     def _progress(self, trials: list, trial: Any, what: str) -> None:
