@@ -75,7 +75,16 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                    help="accept a local storage path on a multi-node cluster (only if every "
                    "node really sees the same folder)")
     _add_cluster_args(p)
+    _add_monitoring_args(p)
     p.set_defaults(func=cmd_launch)
+
+
+def _add_monitoring_args(p: argparse.ArgumentParser) -> None:
+    """Learning-curve loggers (issue 14); their own block to keep launch's flags apart."""
+    p.add_argument("--log-to", dest="log_to", action="append", metavar="TARGET",
+                   help="learning curves per trial: tensorboard (default; event files in "
+                   "each trial's folder), mlflow (a local file store in <experiment>/mlruns, "
+                   "offline), wandb (needs `wandb login`), none; repeatable or comma-separated")
 
 
 def _add_followups(sub: argparse._SubParsersAction) -> None:
@@ -193,7 +202,12 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `python -m orchestrator` alone: the full help, as `python -m analysis`
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
+    plain_console()
     try:
         return args.func(args)
     except OrchestratorError as exc:
@@ -205,6 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ninterrupted; continue with `python -m orchestrator resume NAME`",
               file=sys.stderr)
         return 130
+
+
+def plain_console(stream=None) -> None:
+    """No ANSI colour codes in Ray's log prefixes when stdout is not a terminal (a log file)."""
+    import os
+
+    isatty = getattr(stream or sys.stdout, "isatty", None)
+    if not (isatty and isatty()):
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
 
 
 def one_line(message: str) -> str:

@@ -19,7 +19,6 @@ state (the filesystem is reopened after a restore).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,7 +150,10 @@ def write_rows_atomic(storage: Storage, path: str, rows: Sequence[Mapping[str, A
 
 
 class ParquetResultsCallback(Callback):
-    """Writes result rows under ``<experiment>/results`` and prints a line per finished trial."""
+    """Writes result rows under ``<experiment>/_rows`` and ``<experiment>/results``.
+
+    The console lines are :class:`orchestrator.progress.ConsoleProgress`'s.
+    """
 
     def __init__(self, storage: str, results_dir: str, identity: Mapping[str, Any],
                  searched: Sequence[str], objectives: Sequence[str], num_samples: int,
@@ -166,7 +168,6 @@ class ParquetResultsCallback(Callback):
         self.quiet = quiet
         self.rows_written = 0
         self.journal_mirror = journal_mirror  # an Experiment whose journal to mirror, or None
-        self._finished: set[str] = set()
         self._storage: Storage | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -197,6 +198,8 @@ class ParquetResultsCallback(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         row = build_row(result, trial.config, self.identity, self.searched, trial.trial_id)
+        if row[S.IS_FINAL]:
+            row[S.CHECKPOINT_PATH] = self._checkpoint_path(trial, result)
         path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION])
         self.rows_written += write_rows_atomic(self.storage, path, [row])
 
@@ -205,14 +208,12 @@ class ParquetResultsCallback(Callback):
         if not last.get(S.IS_FINAL):
             self._terminal_row(trial, S.STATUS_PRUNED, None)
         self._trial_ended(trial)
-        self._progress(trials, trial, "done" if last.get(S.IS_FINAL) else "stopped")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = _error_text(trial)
         status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
         self._terminal_row(trial, status, error)
         self._trial_ended(trial)
-        self._progress(trials, trial, status)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         # A trial stopped by the time budget ends TERMINATED without on_trial_complete;
@@ -230,6 +231,16 @@ class ParquetResultsCallback(Callback):
         print(f"trial {trial.trial_id} failed (failure {trial.num_failures}); "
               f"retrying from its last checkpoint: {first_line[0][:200]}", flush=True)
 
+    def _checkpoint_path(self, trial: Any, result: Mapping[str, Any]) -> str | None:
+        """Where the checkpoint reported with ``result`` lands (the exportable model of a
+        final row): the trial's folder and the checkpoint folder Tune named in the result
+        (``checkpoint_dir_name``), as a path or a URI of the storage."""
+        name = result.get("checkpoint_dir_name")
+        folder = getattr(trial, "path", None)
+        if not name or not folder:
+            return None
+        return self.storage.uri(f"{folder.rstrip('/')}/{name}")
+
     def _terminal_row(self, trial: Any, status: str, error: str | None) -> None:
         last = trial.last_result or {}
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
@@ -237,24 +248,6 @@ class ParquetResultsCallback(Callback):
         row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
         path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
         self.rows_written += write_rows_atomic(self.storage, path, [row])
-
-    def _progress(self, trials: list, trial: Any, what: str) -> None:
-        if self.quiet:
-            return
-        self._finished.add(trial.trial_id)
-        self._finished.update(t.trial_id for t in trials if t.status in ("TERMINATED", "ERROR"))
-        finished = len(self._finished)
-        last = trial.last_result or {}
-        values = " ".join(f"{m}={last[m]:.4g}" for m in self.objectives
-                          if isinstance(last.get(m), (int, float)))
-        params = ", ".join(f"{p}={_short(trial.config.get(p))}" for p in self.searched)
-        seconds = last.get("time_total_s", 0.0) or 0.0
-        print(f"[{finished}/{self.num_samples}] trial {trial.trial_id} {what}: {values} "
-              f"({params}) {seconds:.0f}s", file=sys.stdout, flush=True)
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _error_text(trial: Any) -> str:
