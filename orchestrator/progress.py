@@ -169,8 +169,10 @@ class ConsoleProgress(Callback):
     def _finished(self, trial: Any, what: str) -> None:
         progress = self.sweep.running.pop(trial.trial_id, None)
         last = trial.last_result or {}
-        seconds = last.get("time_total_s") or \
-            (time.monotonic() - progress.started if progress else 0.0)
+        # Wall time as the driver saw it (process start and imports included: what the ETA
+        # has to plan for); Tune's time_total_s when the driver did not see the start.
+        seconds = time.monotonic() - progress.started if progress else \
+            (last.get("time_total_s") or 0.0)
         self.sweep.finished[trial.trial_id] = float(seconds)
         if self.quiet:
             return

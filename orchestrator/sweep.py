@@ -197,6 +197,9 @@ def logger_callbacks(log_to: tuple[str, ...], experiment: Experiment) -> list[An
     if "mlflow" in log_to:
         from ray.air.integrations.mlflow import MLflowLoggerCallback
 
+        # MLflow 3 keeps its file store (the offline, serverless one) behind this switch.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+
         callbacks.append(MLflowLoggerCallback(tracking_uri=mlflow_tracking_uri(experiment),
                                               experiment_name=experiment.name,
                                               save_artifact=False))

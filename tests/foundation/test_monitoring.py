@@ -38,8 +38,8 @@ def test_live_line_names_the_trial_and_shows_step_score_sparsity_and_eta(capsys)
     assert progress.sweep.eta_s() == pytest.approx((150 + 3 * 200) / 2)
     assert "\x1b[" not in line
 
-    a.last_result = {"is_final": True, "score": 0.7, "weight_sparsity": 0.5,
-                     "time_total_s": 190.0}
+    a.last_result = {"is_final": True, "score": 0.7, "weight_sparsity": 0.5}
+    progress.sweep.running["aaaa0001"].started -= 190.0  # it started 190 s ago
     progress.on_trial_complete(0, [], a)
     done = capsys.readouterr().out.strip()
     assert done.startswith("[1/4] trial cap_soft_qqp_aaaa0001 done: score=0.7 "

@@ -143,3 +143,31 @@ def test_old_layout_is_still_read_and_kept_on_resume(tmp_path):
     # A new experiment gets the split layout.
     assert row_folder(storage, str(tmp_path / "new" / "results")) == str(tmp_path / "new"
                                                                           / "_rows")
+
+
+def test_final_row_records_its_checkpoint_path(callback):
+    cb, exp = callback
+    trial = _trial("ckpt0001")
+    trial.path = str(exp / "dense_sst2_ckpt0001")
+    for i in (1, 2):
+        result = {**_result(i, final=i == 2), "checkpoint_dir_name": f"checkpoint_00000{i}"}
+        cb.on_trial_result(i, [trial], trial, result)
+    df = read_experiment(exp).sort_values(S.ITERATION)
+    assert df[S.CHECKPOINT_PATH].isna().tolist() == [True, False]
+    assert df[S.CHECKPOINT_PATH].iloc[1] == f"{trial.path}/checkpoint_000002"
+
+
+def test_pinned_values_are_recorded_like_searched_ones():
+    from orchestrator.cli import _space
+    from orchestrator.settings import build_settings
+    from orchestrator.sweep import recorded_params
+
+    sweep = build_settings(_space("cap_soft_qqp"), "smoke", sets=["final_lambda=4000"])
+    params = recorded_params(sweep)
+    assert "final_lambda" not in sweep.searched and "final_lambda" in params
+    assert params[:len(sweep.searched)] == list(sweep.searched)
+    identity = {"experiment": "e", "space": "cap_soft_qqp", "profile": "smoke"}
+    config = {**sweep.settings, **{name: 0.5 for name in sweep.searched}}
+    row = build_row(_result(1, final=True), config, identity, params, "t1")
+    assert row[S.param_column("final_lambda")] == 4000
+    assert S.rows_to_table([row]).column(S.param_column("final_lambda"))[0].as_py() == 4000
