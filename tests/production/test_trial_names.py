@@ -38,10 +38,15 @@ def _actors(url: str) -> list[dict]:
 def test_dashboard_logs_and_status_name_the_running_trial(tmp_path, capsys, reuse):
     storage, name = tmp_path / "exps", "names"
     exp, log = storage / name, tmp_path / "launch.log"
+    # Learning curves: TensorBoard always, MLflow (local file store) on the second run.
+    log_to = "tensorboard,mlflow" if reuse == "--no-reuse-actors" else "tensorboard"
+    if "mlflow" in log_to:
+        pytest.importorskip("mlflow")
     proc = start_cli("launch", "--space", SPACE, "--profile", "smoke", "--num-samples", "3",
                      "--concurrency", "1", reuse, "--num-cpus", "2", "--storage",
                      str(storage), "--name", name, "--set", "max_steps=30",
-                     "--set", "eval_every=10", "--no-early-stop", "--seed", "1", log=log)
+                     "--set", "eval_every=10", "--no-early-stop", "--seed", "1",
+                     "--log-to", log_to, log=log)
     try:
         url = wait_for(lambda: re.search(r"dashboard (http://\S+)", log.read_text()), 240,
                        "the dashboard URL").group(1)
@@ -85,6 +90,12 @@ def test_dashboard_logs_and_status_name_the_running_trial(tmp_path, capsys, reus
     assert "\x1b[" not in text  # stdout is a file: no colour codes
     # The console's live line names the trial and shows step/total.
     assert re.search(rf"running\] {SPACE}_[0-9a-f]+ step 10/30 score", text), text[-3000:]
+    # One TensorBoard event file per trial, in the trial's folder; one MLflow run per trial.
+    for trial in trial_names:
+        assert list((exp / trial).glob("events.out.tfevents.*")), trial
+    if "mlflow" in log_to:
+        runs = [p for p in (exp / "mlruns").glob("*/*") if (p / "metrics" / "score").is_file()]
+        assert len(runs) == 3, list((exp / "mlruns").rglob("*"))[:20]
     # Checkpoint paths of the final rows exist.
     finals = df[df[S.IS_FINAL]]
     assert all(Path(p).is_dir() for p in finals[S.CHECKPOINT_PATH]), finals[S.CHECKPOINT_PATH]
