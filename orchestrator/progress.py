@@ -137,6 +137,15 @@ class ConsoleProgress(Callback):
         self.quiet = quiet
         self.sweep = SweepClock(num_samples, concurrency)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its callbacks with its state; the start times of running trials are
+        # this process's monotonic clock, meaningless after a `resume` (those trials start
+        # again and are tracked anew). Finished trials' durations stay for the ETA.
+        state = dict(self.__dict__)
+        state["sweep"] = SweepClock(self.sweep.num_samples, self.sweep.concurrency,
+                                    finished=dict(self.sweep.finished))
+        return state
+
     def name(self, trial: Any) -> str:
         return f"{self.space}_{trial.trial_id}"
 

@@ -157,3 +157,16 @@ def test_mission_command_without_hub_says_what_works_here_in_its_first_message(
     assert "'bert-base-uncased'" in err and "'qqp'" in err  # both problems at once
     assert "--profile demo" in err and "--data-dir" in err
     assert not (tmp_path / "exps").exists() or not any((tmp_path / "exps").iterdir())
+
+
+def test_progress_survives_tunes_pickling_without_stale_clocks():
+    import pickle
+
+    progress = ConsoleProgress("s", [], ["score"], num_samples=3, concurrency=1, quiet=True)
+    a, b = _trial("a"), _trial("b")
+    progress.on_trial_start(0, [], a)
+    progress.on_trial_start(0, [], b)
+    a.last_result = {"is_final": True}
+    progress.on_trial_complete(0, [], a)
+    restored = pickle.loads(pickle.dumps(progress))
+    assert list(restored.sweep.finished) == ["a"] and restored.sweep.running == {}
