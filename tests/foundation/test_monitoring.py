@@ -170,3 +170,24 @@ def test_progress_survives_tunes_pickling_without_stale_clocks():
     progress.on_trial_complete(0, [], a)
     restored = pickle.loads(pickle.dumps(progress))
     assert list(restored.sweep.finished) == ["a"] and restored.sweep.running == {}
+
+
+def test_actor_reuse_is_off_by_default_when_a_dashboard_runs():
+    from orchestrator.launch import default_reuse
+    from orchestrator.sweep import Resources
+
+    cpu, gpu = Resources(1.0, 0.0), Resources(1.0, 1.0)
+    assert default_reuse(None, cpu, None) is True  # --no-dashboard: nobody looks, be fast
+    assert default_reuse(None, cpu, "127.0.0.1:8265") is False  # names in the dashboard
+    assert default_reuse(None, gpu, None) is False
+    assert default_reuse(True, cpu, "127.0.0.1:8265") is True  # the flag decides
+
+
+def test_reused_trial_process_is_never_named_after_one_trial():
+    from trainables.ray_adapter import tune_trainable_class
+
+    reused = tune_trainable_class("dense", "dense_sst2", reuse=True)
+    fresh = tune_trainable_class("dense", "dense_sst2", reuse=False)
+    instance = object.__new__(reused)
+    assert repr(instance) == "dense_sst2_worker"
+    assert fresh.__name__ == reused.__name__ == "dense_sst2"
