@@ -42,6 +42,7 @@ def test_dashboard_logs_and_status_name_the_running_trial(tmp_path, capsys, reus
     log_to = "tensorboard,mlflow" if reuse == "--no-reuse-actors" else "tensorboard"
     if "mlflow" in log_to:
         pytest.importorskip("mlflow")
+    started = time.monotonic()
     proc = start_cli("launch", "--space", SPACE, "--profile", "smoke", "--num-samples", "3",
                      "--concurrency", "1", reuse, "--num-cpus", "2", "--storage",
                      str(storage), "--name", name, "--set", "max_steps=30",
@@ -64,6 +65,7 @@ def test_dashboard_logs_and_status_name_the_running_trial(tmp_path, capsys, reus
                 stock_reads += 1
             time.sleep(0.5)
         assert proc.wait(60) == 0, log.read_text()[-3000:]
+        wall = time.monotonic() - started
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -106,4 +108,5 @@ def test_dashboard_logs_and_status_name_the_running_trial(tmp_path, capsys, reus
     assert "3 completed" in out and "the sweep has finished" in out
     used = re.search(r"time\s+(\d+):(\d\d):(\d\d) used", out)
     seconds = int(used[1]) * 3600 + int(used[2]) * 60 + int(used[3])
-    assert 0 < seconds <= float(df[S.ELAPSED_S].sum()) + 60
+    # The time trials were running, from the study: within the launch's own wall time.
+    assert 0 < seconds <= wall + 1, (seconds, wall)
