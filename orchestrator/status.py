@@ -176,8 +176,10 @@ def _print_running(df: Any, states: dict[str, str], order: list[str], numbers: d
                            (("step", S.STEP), ("score", S.SCORE),
                             ("sparsity", S.WEIGHT_SPARSITY))
                            if col in last and last[col] == last[col] and last[col] is not None)
-        print(f"  {_number(numbers, trial_id)}{space}_{trial_id}  {values}, "
-              f"{_clock(last[S.ELAPSED_S] or 0)} in")
+        elapsed = last[S.ELAPSED_S]
+        since = f", {_clock(elapsed)} in" if elapsed == elapsed and elapsed is not None else ""
+        print(f"  {_number(numbers, trial_id)}{space}_{trial_id}  {values or 'no row yet'}"
+              f"{since}")
 
 
 def _print_front(df: Any, objectives: list[tuple[str, str]], record: dict,

@@ -191,3 +191,20 @@ def test_reused_trial_process_is_never_named_after_one_trial():
     instance = object.__new__(reused)
     assert repr(instance) == "dense_sst2_worker"
     assert fresh.__name__ == reused.__name__ == "dense_sst2"
+
+
+def test_status_lists_running_trials_by_study_number_with_their_latest_row(capsys):
+    import pandas as pd
+
+    from orchestrator.status import _print_running
+
+    df = pd.DataFrame({"trial_id": ["bbbb", "bbbb", "aaaa"], "iteration": [1, 2, 1],
+                       "step": [10, 20, 10], "score": [0.6, 0.7, 0.5],
+                       "weight_sparsity": [0.1, 0.2, float("nan")],
+                       "elapsed_s": [5.0, 65.0, float("nan")]})
+    states = {"aaaa": "running", "bbbb": "running"}
+    _print_running(df, states, ["bbbb", "aaaa"], {"bbbb": 0, "aaaa": 1}, {"space": "s"})
+    assert capsys.readouterr().out.splitlines() == [
+        "running",
+        "  #0 s_bbbb  step 20, score 0.7, sparsity 0.2, 0:01:05 in",
+        "  #1 s_aaaa  step 10, score 0.5"]
