@@ -51,7 +51,9 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
                 checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir))
             tune.report({**metrics, "node": node}, checkpoint=checkpoint)
 
-        announce_trial(tune.get_context().get_trial_name())
+        trial_name = tune.get_context().get_trial_name()
+        if trial_name:
+            announce_trial(trial_name)
         previous = tune.get_checkpoint()
         with tempfile.TemporaryDirectory(prefix="resume-") as tmp:
             resume_from = None
