@@ -221,13 +221,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+#: Lines our trials print that Ray's log deduplication must never merge across processes:
+#: two trials' progress lines differ only in numbers, which Ray's dedup ignores, so without
+#: this only the first trial's line would show ("[repeated 2x across cluster]").
+TRIAL_LINES = r"^(trial \S+ started$|\S+ step \d+/\d+ \()"
+
+
 def plain_console(stream=None) -> None:
-    """No ANSI colour codes in Ray's log prefixes when stdout is not a terminal (a log file)."""
+    """Console settings for Ray's log forwarding, set before Ray is imported.
+
+    Our trial lines are never deduplicated (:data:`TRIAL_LINES`); when stdout is not a
+    terminal (a log file) Ray's prefixes get no ANSI colour codes, and its deduplication,
+    whose "[repeated Nx]" note is always coloured, is off.
+    """
     import os
 
+    os.environ.setdefault("RAY_DEDUP_LOGS_ALLOW_REGEX", TRIAL_LINES)
     isatty = getattr(stream or sys.stdout, "isatty", None)
     if not (isatty and isatty()):
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
 def one_line(message: str) -> str:

@@ -105,13 +105,23 @@ def test_orchestrator_alone_prints_the_full_help():
 
 
 def test_ray_log_prefix_colours_are_off_when_stdout_is_not_a_terminal(monkeypatch):
-    monkeypatch.delenv("RAY_COLOR_PREFIX", raising=False)
-    plain_console(SimpleNamespace(isatty=lambda: True))
     import os
+    import re
 
-    assert "RAY_COLOR_PREFIX" not in os.environ
+    from orchestrator.cli import TRIAL_LINES
+
+    for var in ("RAY_COLOR_PREFIX", "RAY_DEDUP_LOGS", "RAY_DEDUP_LOGS_ALLOW_REGEX"):
+        monkeypatch.delenv(var, raising=False)
+    plain_console(SimpleNamespace(isatty=lambda: True))
+    assert "RAY_COLOR_PREFIX" not in os.environ and "RAY_DEDUP_LOGS" not in os.environ
     plain_console(SimpleNamespace(isatty=lambda: False))
-    assert os.environ["RAY_COLOR_PREFIX"] == "0"
+    assert os.environ["RAY_COLOR_PREFIX"] == "0" and os.environ["RAY_DEDUP_LOGS"] == "0"
+    # Per-trial lines are never merged by Ray's log deduplication, terminal or not.
+    allow = re.compile(os.environ["RAY_DEDUP_LOGS_ALLOW_REGEX"])
+    assert allow.pattern == TRIAL_LINES
+    assert allow.search("trial cap_soft_qqp_3f2a9c01 started")
+    assert allow.search("dense step 60/500 (12%), loss 0.4321, 2.0 steps/s, next evaluation")
+    assert not allow.search("some warning at step 3")
 
 
 def _study_trial(number: int, tune_id: str, start: float, end: float | None):

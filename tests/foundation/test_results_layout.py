@@ -171,3 +171,23 @@ def test_pinned_values_are_recorded_like_searched_ones():
     row = build_row(_result(1, final=True), config, identity, params, "t1")
     assert row[S.param_column("final_lambda")] == 4000
     assert S.rows_to_table([row]).column(S.param_column("final_lambda"))[0].as_py() == 4000
+
+
+def test_a_resumed_sweep_restores_its_callbacks_and_keeps_the_layout(ray_local, tmp_path,
+                                                                      capsys):
+    """Tune pickles the callbacks with its state; `resume` must unpickle them (rows folder,
+    progress) and leave each row once in results/ and in _rows/."""
+    from orchestrator.cli import main
+
+    args = ["--storage", str(tmp_path)]
+    assert main(["launch", "--space", "dense_sst2", "--profile", "smoke", "--num-samples", "2",
+                 "--name", "r", "--no-early-stop", *args]) == 0
+    assert main(["resume", "r", *args]) == 0
+    assert "finished r" in capsys.readouterr().out
+    exp = tmp_path / "r"
+    df = read_experiment(exp)
+    assert not df.duplicated([S.TRIAL_ID, S.ITERATION, S.STATUS]).any()
+    assert int(df[S.IS_FINAL].sum()) == 2
+    stock = pd.read_parquet(exp / "results")
+    assert _keys(stock) == _keys(df)
+    assert not list((exp / "results").glob("*-it*.parquet"))  # row files only in _rows/
