@@ -88,9 +88,10 @@ def experiment_info(location: str | Path | Location) -> dict[str, Any]:
 
 
 def list_result_files(location: str | Path | Location) -> list[str]:
-    """Paths (on the location's filesystem) of the result files, in name order.
+    """Paths (on the location's filesystem) of the result files, in file-name order.
 
-    Hidden and underscore-prefixed names are temporary files of a writer and are left out.
+    Both ``results/`` and ``_rows/`` are listed (:data:`schema.ROWS_DIR`). Hidden
+    and underscore-prefixed file names are temporary files of a writer and are left out.
 
     Raises:
         AnalysisError: the folder does not exist, is empty, or has no ``results/`` folder.
@@ -114,14 +115,19 @@ def list_result_files(location: str | Path | Location) -> list[str]:
             f"{loc.display} has no {RESULTS_DIR}/ folder (found: {names}); "
             "is it an experiment folder?"
         )
+    # Per-row files sit in <experiment>/_rows/ (schema.ROWS_DIR), finished trials' files
+    # in results/; experiments written before that split hold both in results/.
     infos = fs.get_file_info(pafs.FileSelector(results.path))
-    return sorted(
-        i.path
-        for i in infos
+    rows = fs.get_file_info(
+        pafs.FileSelector(loc.join(schema.ROWS_DIR), allow_not_found=True))
+    found = sorted(
+        (i.base_name, i.path)
+        for i in (*infos, *rows)
         if i.type == pafs.FileType.File
         and i.base_name.endswith(".parquet")
         and not i.base_name.startswith((".", "_"))
     )
+    return [path for _, path in found]
 
 
 def latest_per_trial(paths: Iterable[str]) -> list[str]:

@@ -188,6 +188,14 @@ METRIC_COLUMNS: tuple[str, ...] = (
 #: File names of the writer (the reader's contract): one file per reported row,
 #: ``<trial_id>-it<iteration>[-<status>].parquet``, and once a trial ends one file with all
 #: its rows so far, ``<trial_id>-upto<iteration>.parquet``.
+#:
+#: Layout: the per-row files live in ``<experiment>/_rows/`` and each finished trial's
+#: consolidated file in ``<experiment>/results/``, so stock readers of ``results/``
+#: (pandas, pyarrow.dataset, duckdb, polars; the latter two recurse into sub-folders, even
+#: ``_``-prefixed ones, so the rows cannot live below ``results/``) read every finished row
+#: exactly once. Experiments written before that split keep both kinds side by side in
+#: ``results/``; the readers here read either layout.
+ROWS_DIR = "_rows"
 RESULT_NAME = re.compile(r"^(?P<trial>.+)-it(?P<iteration>\d+)(?:-[a-z]+)?\.parquet$")
 CONSOLIDATED_NAME = re.compile(r"^(?P<trial>.+)-upto(?P<iteration>\d+)\.parquet$")
 
@@ -306,8 +314,9 @@ def rows_behind(consolidated: str, paths: Iterable[str]) -> list[str]:
     """The per-row files a consolidated file stands for: its fallback when it is unreadable.
 
     A corrupt ``<trial>-upto<N>.parquet`` must not drop its trial: the trial's per-row files
-    up to iteration ``N`` (never deleted by the writer) hold the same rows. Returns ``[]``
-    for a path that is not a consolidated file.
+    up to iteration ``N`` (never deleted by the writer) hold the same rows. They sit beside it
+    (the old layout) or in the experiment's ``_rows/`` folder (:data:`ROWS_DIR`). Returns
+    ``[]`` for a path that is not a consolidated file.
 
     Example:
         >>> rows_behind("r/a-upto000002.parquet", ["r/a-it000001.parquet",
@@ -318,11 +327,13 @@ def rows_behind(consolidated: str, paths: Iterable[str]) -> list[str]:
     match = CONSOLIDATED_NAME.match(name)
     if not match:
         return []
+    experiment = folder.rpartition("/")[0]
+    folders = {folder, f"{experiment}/{ROWS_DIR}" if experiment else ROWS_DIR}
     behind = []
     for p in paths:
         head, _, base = p.rpartition("/")
         row = RESULT_NAME.match(base)
-        if head == folder and row and row["trial"] == match["trial"] \
+        if head in folders and row and row["trial"] == match["trial"] \
                 and int(row["iteration"]) <= int(match["iteration"]):
             behind.append(p)
     return sorted(behind)
@@ -332,11 +343,14 @@ def result_files(experiment_dir: str | Path) -> list[Path]:
     """The Parquet result files of one local experiment folder to read, in name order.
 
     Finished trials are read from their consolidated file, running ones from their per-row
-    files (:func:`collapse_consolidated`); temporary files of the writer are left out.
+    files (:func:`collapse_consolidated`), in ``results/`` and ``_rows/`` (both layouts,
+    see :data:`ROWS_DIR`); temporary files of the writer are left out.
     """
     results = Path(experiment_dir) / "results"
-    names = sorted(str(p) for p in results.glob("*.parquet")
-                   if p.is_file() and not p.name.startswith((".", "_")))
+    found = [p for folder in (results, Path(experiment_dir) / ROWS_DIR)
+             for p in folder.glob("*.parquet")
+             if p.is_file() and not p.name.startswith((".", "_"))]
+    names = [str(p) for p in sorted(found, key=lambda p: (p.name, str(p)))]
     return [Path(p) for p in collapse_consolidated(names)]
 
 
@@ -360,7 +374,8 @@ def read_results(experiment_dir: str | Path, *, strict: bool = False) -> pd.Data
         except (pa.ArrowException, OSError, SchemaError) as exc:
             if strict:
                 raise SchemaError(f"cannot read {path}: {exc}") from exc
-            every = sorted(str(p) for p in path.parent.glob("*.parquet") if p.is_file())
+            every = sorted(str(p) for folder in (path.parent, path.parent.parent / ROWS_DIR)
+                           for p in folder.glob("*.parquet") if p.is_file())
             behind = [Path(p) for p in rows_behind(str(path), every)]
             warnings.warn(f"skipping {path}: {exc}" + (
                 f"; reading its {len(behind)} per-row files instead" if behind else ""),

@@ -75,7 +75,16 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                    help="accept a local storage path on a multi-node cluster (only if every "
                    "node really sees the same folder)")
     _add_cluster_args(p)
+    _add_monitoring_args(p)
     p.set_defaults(func=cmd_launch)
+
+
+def _add_monitoring_args(p: argparse.ArgumentParser) -> None:
+    """Learning-curve loggers (issue 14); their own block to keep launch's flags apart."""
+    p.add_argument("--log-to", dest="log_to", action="append", metavar="TARGET",
+                   help="learning curves per trial: tensorboard (default; event files in "
+                   "each trial's folder), mlflow (a local file store in <experiment>/mlruns, "
+                   "offline), wandb (needs `wandb login`), none; repeatable or comma-separated")
 
 
 def _add_followups(sub: argparse._SubParsersAction) -> None:
@@ -199,7 +208,12 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `python -m orchestrator` alone: the full help, as `python -m analysis`
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
+    plain_console()
     try:
         return args.func(args)
     except OrchestratorError as exc:
@@ -237,6 +251,28 @@ def disk_full(exc: BaseException) -> str:
                 return marker
         exc = exc.__cause__ or exc.__context__
     return ""
+
+
+#: Lines our trials print that Ray's log deduplication must never merge across processes:
+#: two trials' progress lines differ only in numbers, which Ray's dedup ignores, so without
+#: this only the first trial's line would show ("[repeated 2x across cluster]").
+TRIAL_LINES = r"^(trial \S+ started$|\S+ step \d+/\d+ \()"
+
+
+def plain_console(stream=None) -> None:
+    """Console settings for Ray's log forwarding, set before Ray is imported.
+
+    Our trial lines are never deduplicated (:data:`TRIAL_LINES`); when stdout is not a
+    terminal (a log file) Ray's prefixes get no ANSI colour codes, and its deduplication,
+    whose "[repeated Nx]" note is always coloured, is off.
+    """
+    import os
+
+    os.environ.setdefault("RAY_DEDUP_LOGS_ALLOW_REGEX", TRIAL_LINES)
+    isatty = getattr(stream or sys.stdout, "isatty", None)
+    if not (isatty and isatty()):
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
 def one_line(message: str) -> str:

@@ -43,16 +43,53 @@ def check_launch_args(args: argparse.Namespace) -> None:
 
 
 def preflight(sweep: SweepSettings) -> None:
-    """Check model, data, artifacts and data-dependent settings; raises :class:`UsageError`."""
+    """Check model, data, artifacts and data-dependent settings; raises :class:`UsageError`.
+
+    The model and the data are both checked before failing, so one message names every
+    missing piece and, when the hub cannot be reached, says what does run on this machine
+    (the ``demo`` profile, or ``--data-dir``) instead of failing on the model, then the data.
+    """
     if sweep.space.calibration:
         return
     settings = sweep.settings
     task = _task(settings)
-    check_model_name(settings.get("model", "bert-base-uncased"), "--model")
-    train_rows = check_data(task, settings)
+    problems: list[UsageError] = []
+    train_rows = 0
+    try:
+        check_model_name(settings.get("model", "bert-base-uncased"), "--model")
+    except UsageError as exc:
+        problems.append(exc)
+    try:
+        train_rows = check_data(task, settings)
+    except UsageError as exc:
+        problems.append(exc)
+    if problems:
+        unreachable = any(isinstance(p, Unreachable) for p in problems)
+        hint = what_works_here(sweep) if unreachable else ""
+        raise UsageError("; and ".join(str(p) for p in problems) + hint)
     check_artifact_paths(settings)
     check_extra_examples(settings, sweep.searched, train_rows)
     warn_short_cap_schedule(sweep, train_rows)
+
+
+class Unreachable(UsageError):
+    """The model or data would come from a hub this machine cannot reach."""
+
+
+def what_works_here(sweep: SweepSettings) -> str:
+    """The hint that ends a missing-model/data message: runs that need neither hub nor GPU."""
+    space = sweep.space.name
+    gpu = ""
+    try:
+        import torch
+
+        gpu = "" if torch.cuda.is_available() else " and no GPU"
+    except ImportError:
+        pass
+    return (f". On this machine (no hub access{gpu}) this works: `python -m orchestrator "
+            f"launch --space {space} --profile demo` (the packaged MiniLM on generated data, "
+            f"offline, minutes on a CPU), or with a local GLUE copy `--profile dev "
+            f"--data-dir DIR`")
 
 
 def _task(settings: dict[str, Any]) -> Any:
@@ -74,8 +111,10 @@ def check_model_name(name: str, what: str) -> None:
 
     try:
         source = check_model(name)
-    except (ValueError, ModelUnavailableError, HubUnavailableError) as exc:
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except (ModelUnavailableError, HubUnavailableError) as exc:
+        raise Unreachable(str(exc)) from None
     if source.kind == "path":
         check_model_folder(Path(source.location), what)
 
@@ -152,7 +191,9 @@ def check_data(task: Any, settings: dict[str, Any]) -> int:
     try:
         for split in ("train", *task.eval_splits):
             rows[split] = len(load_split(task, split, data_dir=data_dir))
-    except (FileNotFoundError, HubUnavailableError, ValueError) as exc:
+    except HubUnavailableError as exc:
+        raise Unreachable(str(exc)) from None
+    except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     for split, count in rows.items():
         if count == 0:

@@ -65,11 +65,14 @@ def _settle_study(experiment: Experiment, known: set[str], terminal: dict[str, s
 
 
 def _close_orphaned_rows(experiment: Experiment, df: Any, known: set[str]) -> None:
-    from orchestrator.results import consolidate_trial, result_file, write_rows_atomic
+    from orchestrator.results import (
+        consolidate_trial, result_file, row_folder, write_rows_atomic,
+    )
 
     storage = experiment.storage
     if df.empty:
         return
+    rows_dir = row_folder(storage, experiment.results_dir)
     for trial_id, rows in df.groupby(S.TRIAL_ID):
         if trial_id in known or rows[S.IS_FINAL].any():
             continue
@@ -79,7 +82,7 @@ def _close_orphaned_rows(experiment: Experiment, df: Any, known: set[str]) -> No
                      S.ITERATION: int(last[S.ITERATION]) + 1,
                      S.ERROR: f"{ORPHAN_NOTE}; its search point was tried again as another "
                               "trial"})
-        path = result_file(experiment.results_dir, str(trial_id), last[S.ITERATION], "-failed")
+        path = result_file(rows_dir, str(trial_id), last[S.ITERATION], "-failed")
         write_rows_atomic(storage, path, [last])
         consolidate_trial(storage, experiment.results_dir, str(trial_id))
 

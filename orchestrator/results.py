@@ -1,10 +1,16 @@
 """A Ray Tune callback that writes every reported result to Parquet as it arrives.
 
-One file per (trial, iteration): ``results/<trial_id>-it<iteration>.parquet``, written to a
-temporary name and renamed into place, never rewritten. The file name is the row's key, so a
-result that Tune reports again after a restore (a trial resumed from an older checkpoint) is
-recognised and not written twice. A trial that ends without a final row (it failed, diverged,
-or was stopped early) gets one terminal row saying so, with its last metrics and the error.
+One file per (trial, iteration): ``<experiment>/_rows/<trial_id>-it<iteration>.parquet``,
+written to a temporary name and renamed into place, never rewritten. The file name is the row's key,
+so a result that Tune reports again after a restore (a trial resumed from an older
+checkpoint) is recognised and not written twice. A trial that ends without a final row (it
+failed, diverged, or was stopped early) gets one terminal row saying so, with its last
+metrics and the error. Once a trial ends, all its rows go into one consolidated file in
+``results/``: stock readers of ``results/`` (``pd.read_parquet(EXP/results)``,
+pyarrow.dataset, duckdb, polars) read each finished row once. (``_rows`` is beside
+``results/``, not in it: duckdb and polars read sub-folders too, ``_``-prefixed or not.) The per-row files are kept (append-only; a reader can fall back to
+them). Experiments written before that split (per-row files directly in ``results/``) keep
+their layout when resumed, so a re-reported row is still recognised.
 
 The callback lives in the driver; it holds only plain values so Tune can pickle it with its
 state (the filesystem is reopened after a restore).
@@ -13,7 +19,6 @@ state (the filesystem is reopened after a restore).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,13 +34,33 @@ if TYPE_CHECKING:
 DIVERGED_MARK = "TrialDivergedError"
 
 
-def result_file(results_dir: str, trial_id: str, iteration: int, suffix: str = "") -> str:
-    return f"{results_dir}/{trial_id}-it{iteration:06d}{suffix}.parquet"
+def result_file(rows_dir: str, trial_id: str, iteration: int, suffix: str = "") -> str:
+    """The per-row file of one reported row, in the experiment's rows folder."""
+    return f"{rows_dir}/{trial_id}-it{iteration:06d}{suffix}.parquet"
 
 
 def consolidated_file(results_dir: str, trial_id: str, upto: int) -> str:
     """All rows of a trial up to iteration ``upto``, written once the trial ends."""
     return f"{results_dir}/{trial_id}-upto{upto:06d}.parquet"
+
+
+def rows_dir_of(results_dir: str) -> str:
+    """``<experiment>/_rows``: where the per-row files of the current layout go."""
+    return f"{results_dir.rstrip('/').rsplit('/', 1)[0]}/{S.ROWS_DIR}"
+
+
+def is_legacy_layout(storage: Storage, results_dir: str) -> bool:
+    """True for an experiment written before the ``_rows`` split (per-row files in results/).
+
+    Such an experiment keeps writing its per-row files where they are, so that a row Tune
+    reports again after a restore finds its existing file and is not written twice.
+    """
+    return bool(storage.list_names(results_dir, "*-it*.parquet"))
+
+
+def row_folder(storage: Storage, results_dir: str) -> str:
+    """Where this experiment's per-row files go (see :func:`is_legacy_layout`)."""
+    return results_dir if is_legacy_layout(storage, results_dir) else rows_dir_of(results_dir)
 
 
 def _parquet_bytes(table: Any) -> bytes:
@@ -52,20 +77,37 @@ def consolidate_trial(storage: Storage, results_dir: str, trial_id: str) -> str 
 
     Readers take a trial's newest consolidated file instead of its per-row files (one file
     per trial instead of one per evaluation: reading 100,000 rows stays fast). Nothing is
-    rewritten or deleted: a trial that runs again later gets a newer consolidated file.
+    rewritten or deleted: a trial that runs again later gets a newer consolidated file, and
+    the older one moves into ``_rows/`` so that stock readers of ``results/`` still
+    see each row once.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = storage.list_names(results_dir, f"{trial_id}-it*.parquet")
-    if not names:
+    paths = [f"{folder}/{n}" for folder in (results_dir, rows_dir_of(results_dir))
+             for n in storage.list_names(folder, f"{trial_id}-it*.parquet")]
+    if not paths:
         return None
-    tables = [pq.read_table(f"{results_dir}/{n}", filesystem=storage.fs) for n in names]
+    tables = [pq.read_table(p, filesystem=storage.fs) for p in paths]
     table = pa.concat_tables(tables, promote_options="permissive")
+    table = table.sort_by([(S.ITERATION, "ascending")])
     upto = max(table.column(S.ITERATION).to_pylist())
     path = consolidated_file(results_dir, trial_id, upto)
     storage.write_bytes(path, _parquet_bytes(table), exclusive=True)
+    _retire_older_consolidated(storage, results_dir, trial_id, path)
     return path
+
+
+def _retire_older_consolidated(storage: Storage, results_dir: str, trial_id: str,
+                               newest: str) -> None:
+    """Move a trial's superseded consolidated files from results/ into _rows/."""
+    older = [n for n in storage.list_names(results_dir, f"{trial_id}-upto*.parquet")
+             if f"{results_dir}/{n}" != newest]
+    if not older:
+        return
+    storage.makedirs(rows_dir_of(results_dir))
+    for name in older:  # a rename on a POSIX folder; copy + delete on an object store
+        storage.fs.move(f"{results_dir}/{name}", f"{rows_dir_of(results_dir)}/{name}")
 
 
 def read_rows(experiment: Experiment) -> Any:
@@ -108,13 +150,17 @@ def write_rows_atomic(storage: Storage, path: str, rows: Sequence[Mapping[str, A
 
 
 class ParquetResultsCallback(Callback):
-    """Writes result rows under ``<experiment>/results`` and prints a line per finished trial."""
+    """Writes result rows under ``<experiment>/_rows`` and ``<experiment>/results``.
+
+    The console lines are :class:`orchestrator.progress.ConsoleProgress`'s.
+    """
 
     def __init__(self, storage: str, results_dir: str, identity: Mapping[str, Any],
                  searched: Sequence[str], objectives: Sequence[str], num_samples: int,
                  quiet: bool = False, journal_mirror: Any = None) -> None:
         self.storage_text = storage
         self.results_dir = results_dir
+        self.rows_dir = rows_dir_of(results_dir)  # a new experiment: the _rows layout
         self.identity = dict(identity)
         self.searched = list(searched)
         self.objectives = list(objectives)
@@ -122,13 +168,18 @@ class ParquetResultsCallback(Callback):
         self.quiet = quiet
         self.rows_written = 0
         self.journal_mirror = journal_mirror  # an Experiment whose journal to mirror, or None
-        self._finished: set[str] = set()
         self._storage: Storage | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_storage"] = None  # filesystems are reopened after a restore
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A callback pickled by an older version (no rows_dir) belongs to an experiment of
+        # the old layout: its per-row files stay in results/.
+        state.setdefault("rows_dir", state["results_dir"])
+        self.__dict__.update(state)
 
     @property
     def storage(self) -> Storage:
@@ -137,7 +188,7 @@ class ParquetResultsCallback(Callback):
         return self._storage
 
     def setup(self, **info: Any) -> None:
-        self.storage.makedirs(self.results_dir)
+        self.storage.makedirs(self.rows_dir)
 
     def _trial_ended(self, trial: Any) -> None:
         consolidate_trial(self.storage, self.results_dir, trial.trial_id)
@@ -147,7 +198,9 @@ class ParquetResultsCallback(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         row = build_row(result, trial.config, self.identity, self.searched, trial.trial_id)
-        path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION])
+        if row[S.IS_FINAL]:
+            row[S.CHECKPOINT_PATH] = self._checkpoint_path(trial, result)
+        path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION])
         self.rows_written += write_rows_atomic(self.storage, path, [row])
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -155,14 +208,12 @@ class ParquetResultsCallback(Callback):
         if not last.get(S.IS_FINAL):
             self._terminal_row(trial, S.STATUS_PRUNED, None)
         self._trial_ended(trial)
-        self._progress(trials, trial, "done" if last.get(S.IS_FINAL) else "stopped")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = _error_text(trial)
         status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
         self._terminal_row(trial, status, error)
         self._trial_ended(trial)
-        self._progress(trials, trial, status, reason=_last_line(error))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         # A trial stopped by the time budget ends TERMINATED without on_trial_complete;
@@ -180,40 +231,23 @@ class ParquetResultsCallback(Callback):
         print(f"trial {trial.trial_id} failed (failure {trial.num_failures}); "
               f"retrying from its last checkpoint: {first_line[0][:200]}", flush=True)
 
+    def _checkpoint_path(self, trial: Any, result: Mapping[str, Any]) -> str | None:
+        """Where the checkpoint reported with ``result`` lands (the exportable model of a
+        final row): the trial's folder and the checkpoint folder Tune named in the result
+        (``checkpoint_dir_name``), as a path or a URI of the storage."""
+        name = result.get("checkpoint_dir_name")
+        folder = getattr(trial, "path", None)
+        if not name or not folder:
+            return None
+        return self.storage.uri(f"{folder.rstrip('/')}/{name}")
+
     def _terminal_row(self, trial: Any, status: str, error: str | None) -> None:
         last = trial.last_result or {}
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
         row[S.ITERATION] = int(last.get("training_iteration", 0)) + 1
         row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
-        path = result_file(self.results_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
+        path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
         self.rows_written += write_rows_atomic(self.storage, path, [row])
-
-    def _progress(self, trials: list, trial: Any, what: str, reason: str = "") -> None:
-        if self.quiet:
-            return
-        self._finished.add(trial.trial_id)
-        self._finished.update(t.trial_id for t in trials if t.status in ("TERMINATED", "ERROR"))
-        finished = len(self._finished)
-        last = trial.last_result or {}
-        values = " ".join(f"{m}={last[m]:.4g}" for m in self.objectives
-                          if isinstance(last.get(m), (int, float)))
-        params = ", ".join(f"{p}={_short(trial.config.get(p))}" for p in self.searched)
-        seconds = last.get("time_total_s", 0.0) or 0.0
-        # A trial that failed before its first report has no values and maybe no params:
-        # say why instead of printing "failed:  ()".
-        parts = [p for p in (values, f"({params})" if params else "", reason) if p]
-        print(f"[{finished}/{self.num_samples}] trial {trial.trial_id} {what}: "
-              f"{' '.join(parts)} {seconds:.0f}s", file=sys.stdout, flush=True)
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def _last_line(error: str | None, limit: int = 200) -> str:
-    """The last non-empty line of a trial's error (the exception itself), trimmed."""
-    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
-    return lines[-1][:limit] if lines else ""
 
 
 def _error_text(trial: Any) -> str:

@@ -51,7 +51,8 @@ def resume(args: argparse.Namespace) -> int:
         print(f"resuming {experiment.name} ({record['space']}, {record['profile']} profile)")
         if cluster.dashboard_url:
             print(f"  dashboard http://{cluster.dashboard_url}  ({auth_hint()})")
-        trainable = make_trainable(record["trainable"], record["space"], resources)
+        trainable = make_trainable(record["trainable"], record["space"], resources,
+                                   bool(record.get("reuse_actors", False)))
         experiment.sync_journal_down()
         tuner = tune.Tuner.restore(experiment.path, trainable, resume_unfinished=True,
                                    resume_errored=True, storage_filesystem=fs)

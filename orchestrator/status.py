@@ -29,8 +29,11 @@ def trial_states(df: Any) -> dict[str, str]:
     return states
 
 
-def asked_trials(experiment: Experiment) -> int | None:
-    """How many trials the study has handed out (None without a journal)."""
+def study_trials(experiment: Experiment) -> list[Any] | None:
+    """The study's own trials (not warm-start copies or orphans), by trial number.
+
+    None without a journal; an empty list when the study is not created yet.
+    """
     experiment.sync_journal_down()
     if not experiment.journal.is_file():
         return None
@@ -43,9 +46,64 @@ def asked_trials(experiment: Experiment) -> int | None:
         study = optuna.load_study(study_name=experiment.name,
                                   storage=journal_storage(experiment))
     except KeyError:  # the journal exists but the study is not created yet
-        return 0
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if "warm_start" not in t.user_attrs and "orphaned" not in t.user_attrs)
+        return []
+    trials = [t for t in study.get_trials(deepcopy=False)
+              if "warm_start" not in t.user_attrs and "orphaned" not in t.user_attrs]
+    return sorted(trials, key=lambda t: t.number)
+
+
+def asked_trials(experiment: Experiment) -> int | None:
+    """How many trials the study has handed out (None without a journal)."""
+    trials = study_trials(experiment)
+    return None if trials is None else len(trials)
+
+
+def trial_order(df: Any, trials: list[Any] | None) -> list[str]:
+    """Trial ids in the order the sweep proposed them (the study's trial numbers), never by
+    the random id; trials the study does not know (no journal) follow in row order."""
+    from orchestrator.search import TUNE_TRIAL_ATTR
+
+    order = [str(t.user_attrs[TUNE_TRIAL_ATTR]) for t in trials or []
+             if t.user_attrs.get(TUNE_TRIAL_ATTR)]
+    known = set(order)
+    if len(df):
+        order += [str(t) for t in dict.fromkeys(df[S.TRIAL_ID]) if str(t) not in known]
+    return order
+
+
+def trial_numbers(trials: list[Any] | None) -> dict[str, int]:
+    """Tune trial id -> the study's trial number (the order the sampler proposed them)."""
+    from orchestrator.search import TUNE_TRIAL_ATTR
+
+    return {str(t.user_attrs[TUNE_TRIAL_ATTR]): t.number for t in trials or []
+            if t.user_attrs.get(TUNE_TRIAL_ATTR)}
+
+
+def _number(numbers: dict[str, int], trial_id: str) -> str:
+    return f"#{numbers[trial_id]} " if trial_id in numbers else ""
+
+
+def sweep_seconds(trials: list[Any] | None, now: float | None = None) -> float | None:
+    """Seconds during which the sweep had a trial running: the union of the study trials'
+    [start, end] spans (a running trial ends now). Pauses between a stop and a `resume`
+    do not count, nor the time before the first trial; None without study trials."""
+    now = time.time() if now is None else now
+    spans = []
+    for t in trials or []:
+        if t.datetime_start is None:
+            continue
+        end = t.datetime_complete.timestamp() if t.datetime_complete else now
+        spans.append((t.datetime_start.timestamp(), max(end, t.datetime_start.timestamp())))
+    if not spans:
+        return None
+    total, (cur_start, cur_end) = 0.0, sorted(spans)[0]
+    for start, end in sorted(spans)[1:]:
+        if start > cur_end:
+            total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    return total + cur_end - cur_start
 
 
 def front_so_far(df: Any, objectives: list[tuple[str, str]]) -> tuple[Any, float, dict]:
@@ -87,7 +145,8 @@ def status(args: argparse.Namespace) -> int:
     concurrency = int(record.get("concurrency", 1)) or 1
     states = trial_states(df) if len(df) else {}
     counts = {s: sum(1 for v in states.values() if v == s) for s in (*STATES, S.STATUS_RUNNING)}
-    asked = asked_trials(experiment)
+    trials = study_trials(experiment)
+    asked = None if trials is None else len(trials)
     started = max(len(states), asked or 0)
     counts[S.STATUS_RUNNING] += max(0, started - len(states))  # asked, no row yet
     not_started = max(0, requested - started)
@@ -95,12 +154,36 @@ def status(args: argparse.Namespace) -> int:
           f"{record.get('profile')}, {requested} trials requested, {concurrency} at a time")
     print("trials     " + ", ".join(f"{counts[s]} {s}" for s in (*STATES, S.STATUS_RUNNING))
           + f", {not_started} not started")
-    _print_front(df, objectives, record)
-    _print_time(df, record, counts, not_started, concurrency)
+    order = trial_order(df, trials)
+    numbers = trial_numbers(trials)
+    _print_running(df, states, order, numbers, record)
+    _print_front(df, objectives, record, numbers)
+    _print_time(df, record, counts, not_started, concurrency, sweep_seconds(trials))
     return 0
 
 
-def _print_front(df: Any, objectives: list[tuple[str, str]], record: dict) -> None:
+def _print_running(df: Any, states: dict[str, str], order: list[str], numbers: dict[str, int],
+                   record: dict) -> None:
+    """One line per running trial, named as in the log prefixes, with its latest row."""
+    running = [t for t in order if states.get(t) == S.STATUS_RUNNING]
+    if not running:
+        return
+    print("running")
+    space = record.get("space")
+    for trial_id in running:
+        last = df[df[S.TRIAL_ID] == trial_id].sort_values(S.ITERATION).iloc[-1]
+        values = ", ".join(f"{label} {_short(last[col])}" for label, col in
+                           (("step", S.STEP), ("score", S.SCORE),
+                            ("sparsity", S.WEIGHT_SPARSITY))
+                           if col in last and last[col] == last[col] and last[col] is not None)
+        elapsed = last[S.ELAPSED_S]
+        since = f", {_clock(elapsed)} in" if elapsed == elapsed and elapsed is not None else ""
+        print(f"  {_number(numbers, trial_id)}{space}_{trial_id}  {values or 'no row yet'}"
+              f"{since}")
+
+
+def _print_front(df: Any, objectives: list[tuple[str, str]], record: dict,
+                 numbers: dict[str, int] | None = None) -> None:
     if df.empty or any(m not in df for m, _ in objectives):
         print("front      no completed trial yet")
         return
@@ -114,7 +197,8 @@ def _print_front(df: Any, objectives: list[tuple[str, str]], record: dict) -> No
     for _, row in front.iterrows():
         values = "  ".join(f"{m}={row[m]:.4f}" for m, _ in objectives)
         hp = ", ".join(f"{c.removeprefix(S.PARAM_PREFIX)}={_short(row[c])}" for c in params)
-        print(f"  {values}  trial {row[S.TRIAL_ID]}  {hp}")
+        print(f"  {values}  trial {_number(numbers or {}, row[S.TRIAL_ID])}"
+              f"{row[S.TRIAL_ID]}  {hp}")
 
 
 def _short(value: Any) -> str:
@@ -122,8 +206,11 @@ def _short(value: Any) -> str:
 
 
 def _print_time(df: Any, record: dict, counts: dict, not_started: int,
-                concurrency: int) -> None:
-    used = time.time() - float(record.get("created", time.time()))
+                concurrency: int, seconds: float | None = None) -> None:
+    # Time the sweep had trials running (from the study), not since the folder was created;
+    # without a journal, the longest trial's elapsed time is the best lower bound there is.
+    used = seconds if seconds is not None else \
+        (float(df[S.ELAPSED_S].max()) if len(df) and df[S.ELAPSED_S].notna().any() else 0.0)
     finished = sum(counts[s] for s in STATES)
     if not_started == 0 and counts[S.STATUS_RUNNING] == 0:
         print(f"time       {_clock(used)} used; the sweep has finished")

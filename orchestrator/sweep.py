@@ -17,10 +17,12 @@ from orchestrator.settings import SweepSettings
 
 # Every report carries a checkpoint, so Tune snapshots its state often; that is intended.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# Tune's default CSV and TensorBoard loggers duplicate the Parquet results and cost time per
-# result (TensorBoard also imports torch into the driver); only the JSON logger is kept,
-# because Tune's own ResultGrid reads result.json.
+# Tune's default logger set includes a CSV logger that duplicates the Parquet results; we add
+# the loggers ourselves (JSON, which Tune's ResultGrid reads, and those of --log-to).
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+#: Where learning curves can go (``--log-to``); ``tensorboard`` is the default.
+LOG_TARGETS = ("tensorboard", "mlflow", "wandb", "none")
 
 
 
@@ -47,6 +49,7 @@ class SweepPlan:
     reuse_actors: bool = False  # keep trial processes for the next trial (same resources)
     quiet: bool = False  # no per-trial progress lines
     verbosity: int = 0  # Tune's own console output (0: none; our progress lines instead)
+    log_to: tuple[str, ...] = ("tensorboard",)  # learning-curve loggers (LOG_TARGETS)
 
 
 def journal_storage(experiment: Experiment) -> Any:
@@ -97,14 +100,15 @@ def make_scheduler(plan: SweepPlan) -> Any:
     return ParetoRungScheduler(min_trials=max(4, plan.concurrency))
 
 
-def make_trainable(trainable: str, space_name: str, resources: Resources) -> Any:
+def make_trainable(trainable: str, space_name: str, resources: Resources,
+                   reuse_actors: bool = False) -> Any:
     """The Tune trainable with its per-trial resources (also used to restore a sweep)."""
     from ray import tune
 
     from trainables.ray_adapter import tune_trainable_class
 
     cls = tune.with_resources(
-        tune_trainable_class(trainable, space_name),
+        tune_trainable_class(trainable, space_name, reuse=reuse_actors),
         {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
     # with_resources subclasses it as "ResourceTrainable"; keep the space's name for the
     # dashboard and the process titles (`ray::<space>.train`).
@@ -112,21 +116,33 @@ def make_trainable(trainable: str, space_name: str, resources: Resources) -> Any
     return cls
 
 
+def recorded_params(sweep: SweepSettings) -> list[str]:
+    """The ``param_<name>`` columns of every row: the searched parameters, then the space's
+    parameters that ``--set`` or the profile pinned (``final_lambda=4000`` is recorded as
+    ``param_final_lambda`` like a searched one, so fronts and reports can show it)."""
+    pinned = [name for name in sweep.space.suggestions() if name not in sweep.searched]
+    return [*sweep.searched, *pinned]
+
+
 def make_tuner(plan: SweepPlan) -> Any:
     from ray import tune
 
     from ray.tune.logger import JsonLoggerCallback
 
+    from orchestrator.progress import ConsoleProgress
     from orchestrator.results import ParquetResultsCallback
+
     space = plan.sweep.space
-    trainable = make_trainable(space.trainable, space.name, plan.resources)
+    trainable = make_trainable(space.trainable, space.name, plan.resources, plan.reuse_actors)
     identity = {"experiment": plan.experiment.name, "space": space.name,
                 "profile": plan.sweep.profile}
     experiment = plan.experiment
     callback = ParquetResultsCallback(
-        experiment.storage.text, experiment.results_dir, identity, plan.sweep.searched,
+        experiment.storage.text, experiment.results_dir, identity, recorded_params(plan.sweep),
         space.metrics, plan.num_samples, quiet=plan.quiet,
         journal_mirror=None if experiment.storage.is_local else experiment)
+    progress = ConsoleProgress(space.name, plan.sweep.searched, space.metrics,
+                               plan.num_samples, plan.concurrency, quiet=plan.quiet)
     name_trial = _TrialNamer(space.name)
     from orchestrator.live_trials import LiveTrialsSync
 
@@ -146,12 +162,55 @@ def make_tuner(plan: SweepPlan) -> Any:
             name=experiment.name,
             storage_path=experiment.storage.root,
             storage_filesystem=experiment.storage.tune_filesystem,
-            callbacks=[callback, JsonLoggerCallback(), LiveTrialsSync(searcher)],
+            callbacks=[callback, progress, JsonLoggerCallback(), LiveTrialsSync(searcher),
+                       *logger_callbacks(plan.log_to, experiment)],
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             verbose=plan.verbosity,
         ),
     )
+
+
+def mlflow_tracking_uri(experiment: Experiment) -> str:
+    """A local MLflow file store: ``<experiment>/mlruns`` (offline; ``mlflow ui
+    --backend-store-uri`` that folder), or the driver's cache when the storage is a URI."""
+    from pathlib import Path
+
+    from orchestrator.storage import local_cache_dir
+
+    folder = Path(experiment.path) if experiment.storage.is_local else \
+        local_cache_dir() / "mlruns" / experiment.name
+    return (folder / "mlruns").as_uri() if experiment.storage.is_local else folder.as_uri()
+
+
+def logger_callbacks(log_to: tuple[str, ...], experiment: Experiment) -> list[Any]:
+    """Ray Tune's own logger callbacks for the learning curves asked for.
+
+    ``tensorboard``: event files per trial in the trial's folder,
+    ``<experiment>/<space>_<trial_id>/events.out.tfevents.*`` (``tensorboard --logdir
+    <experiment>``); ``mlflow``: one MLflow run per trial in :func:`mlflow_tracking_uri`;
+    ``wandb``: one W&B run per trial in project ``<experiment name>`` (needs ``wandb login``
+    or ``WANDB_MODE=offline``).
+    """
+    callbacks: list[Any] = []
+    if "tensorboard" in log_to:
+        from ray.tune.logger import TBXLoggerCallback
+
+        callbacks.append(TBXLoggerCallback())
+    if "mlflow" in log_to:
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        # MLflow 3 keeps its file store (the offline, serverless one) behind this switch.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+
+        callbacks.append(MLflowLoggerCallback(tracking_uri=mlflow_tracking_uri(experiment),
+                                              experiment_name=experiment.name,
+                                              save_artifact=False))
+    if "wandb" in log_to:
+        from ray.air.integrations.wandb import WandbLoggerCallback
+
+        callbacks.append(WandbLoggerCallback(project=experiment.name, log_config=True))
+    return callbacks
 
 
 class _TrialNamer:

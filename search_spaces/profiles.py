@@ -61,8 +61,12 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(PROFILES), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownProfileError(
-            f"unknown profile {name!r}; valid: {', '.join(PROFILES)}") from None
+            f"unknown profile {name!r}{hint}; valid: {', '.join(PROFILES)}") from None
 
 
 def profile_settings(profile: str, trainable: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from trainables import checkpoint as ckpt
 from trainables.config import TrainConfig
 from trainables.data import TaskData, batches
 from trainables.evaluation import evaluate, logits_of, measure_latency_ms, task_loss
+from trainables.heartbeat import Heartbeat
 from trainables.lr_schedule import lr_multiplier
 from trainables.reporting import Reporter
 from trainables.runtime import autocast, to_device
@@ -151,6 +152,7 @@ def fine_tune(
                                                        b["labels"]))
     start = time.perf_counter()
     base = {"method": hooks.method, **(identity or {})}
+    heartbeat = Heartbeat(str(hooks.method), total, eval_every)
 
     def do_eval(final: bool) -> None:
         if hooks.before_eval:
@@ -199,6 +201,7 @@ def fine_tune(
             progress.step += 1
             progress.examples += len(batch["input_ids"])
             progress.train_time_s += time.perf_counter() - t0
+            heartbeat.step(progress.step, loss.item)
             if progress.step % eval_every == 0 or progress.step == total:
                 do_eval(final=progress.step == total)
             if progress.step == total:

@@ -51,6 +51,9 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
                 checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir))
             tune.report({**metrics, "node": node}, checkpoint=checkpoint)
 
+        trial_name = tune.get_context().get_trial_name()
+        if trial_name:
+            announce_trial(trial_name)
         previous = tune.get_checkpoint()
         with tempfile.TemporaryDirectory(prefix="resume-") as tmp:
             resume_from = None
@@ -63,18 +66,45 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
     return trainable
 
 
-def tune_trainable_class(name: str, display_name: str) -> type:
+#: What Ray's log monitor reads as "the lines below come from actor <name>" (Ray's
+#: ray_constants.LOG_PREFIX_ACTOR_NAME, printed by Ray itself when an actor is created).
+LOG_NAME_MARK = ":actor_name:"
+#: The repr of a trial process that runs several trials in turn (actor reuse).
+WORKER_SUFFIX = "_worker"
+
+
+def announce_trial(trial_name: str) -> None:
+    """Make the driver prefix this process's next log lines with ``trial_name``.
+
+    Ray names an actor's log lines after the actor's repr, taken once when the actor is
+    created; a reused trial process would keep its first trial's name. Printing Ray's
+    actor-name marker on both streams renames the prefix from here on (the marker line
+    itself is not shown).
+    """
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        print(f"{LOG_NAME_MARK}{trial_name}", file=stream, flush=True)
+    print(f"trial {trial_name} started", flush=True)
+
+
+def tune_trainable_class(name: str, display_name: str, reuse: bool = False) -> type:
     """The Tune trainable class for ``name``, named for the Ray dashboard.
 
-    The actor class is called ``display_name`` (the space) and each actor's repr is its trial
-    name (``<space>_<trial_id>``), so the dashboard and log prefixes say which trial is which
-    instead of showing anonymous ``ImplicitFunc`` actors.
+    The actor class is called ``display_name`` (the space). Without actor reuse each actor's
+    repr is its trial name (``<space>_<trial_id>``), which the dashboard lists for the actor
+    and its tasks. Ray 2.60 takes that repr once, when the actor is created, and offers no
+    way to change it; a reused actor runs several trials, so with ``reuse`` its repr is
+    ``<space>_worker`` (true for its whole life) and each trial is named in the log prefixes
+    (:func:`announce_trial`) and by ``status`` instead.
     """
     from ray.tune.trainable.function_trainable import wrap_function
 
     base = wrap_function(tune_trainable(name), name=display_name)
 
     def __repr__(self) -> str:
+        if reuse:
+            return f"{display_name}{WORKER_SUFFIX}"
         try:
             return self.trial_name
         except Exception:  # before the trial info is set

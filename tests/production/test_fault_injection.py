@@ -21,7 +21,7 @@ def test_trial_process_killed_mid_run_is_retried_and_completes(tmp_path):
                      "--num-cpus", "2", "--max-failures", "2", "--no-early-stop",
                      "--set", "max_steps=150", "--set", "eval_every=30",
                      log=tmp_path / "launch.log")
-    wait_for(lambda: len(list((exp / "results").glob("*.parquet"))) >= 1, 240, "a first row")
+    wait_for(lambda: len(list((exp / "_rows").glob("*.parquet"))) >= 1, 240, "a first row")
     victims = wait_for(lambda: trial_processes("dense_sst2"), 60, "a running trial")
     os.kill(victims[0], signal.SIGKILL)
     assert proc.wait(400) == 0, (tmp_path / "launch.log").read_text()[-3000:]

@@ -22,7 +22,7 @@ def test_sigkill_driver_then_resume(tmp_path):
     proc = start_cli("launch", *SMOKE, "--num-samples", str(n), "--storage", str(storage),
                      "--name", name, "--seed", "3", log=tmp_path / "launch.log")
     # Kill the driver once some trials reported but before the sweep could finish.
-    wait_for(lambda: len(list((exp / "results").glob("*.parquet"))) >= 3, 180,
+    wait_for(lambda: len(list((exp / "_rows").glob("*.parquet"))) >= 3, 180,
              "the first results")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)

@@ -126,15 +126,17 @@ def test_experiment_json_holds_a_redacted_command_line(tmp_path, monkeypatch):
 
 
 def test_a_trial_that_failed_before_reporting_says_why(capsys):
-    from orchestrator.results import ParquetResultsCallback
+    from orchestrator.progress import ConsoleProgress
 
-    callback = ParquetResultsCallback("/tmp", "/tmp/r", {}, [], ["score"], 4)
-    trial = SimpleNamespace(trial_id="t1", last_result={}, config={}, status="ERROR")
-    callback._progress([trial], trial, "failed",
-                       reason="PrunerCheckpointError: pruner checkpoint /x does not exist")
+    console = ConsoleProgress("smp_mrpc", [], ["score"], num_samples=4, concurrency=1)
+    error = ("Traceback (most recent call last):\n  ...\n"
+             "PrunerCheckpointError: pruner checkpoint /x does not exist\n")
+    trial = SimpleNamespace(trial_id="t1", last_result={}, config={}, status="ERROR",
+                            error_message=error)
+    console.on_trial_error(0, [trial], trial)
     line = capsys.readouterr().out.strip()
-    assert line == ("[1/4] trial t1 failed: PrunerCheckpointError: pruner checkpoint /x "
-                    "does not exist 0s")
+    assert line.startswith("[1/4] trial smp_mrpc_t1 failed: PrunerCheckpointError: pruner "
+                           "checkpoint /x does not exist ")
 
 
 def test_the_limiter_frees_slots_of_trials_tune_lost():
