@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help(sys.stderr)
+        # `python -m analysis` alone: the full help (commands and what they do) on stdout.
+        parser.print_help()
         return 2
     from analysis.errors import AnalysisError
     from analysis.schema import SchemaError
@@ -108,10 +109,19 @@ def objectives_of(args: argparse.Namespace) -> dict[str, str]:
     return objectives
 
 
-def references_of(args: argparse.Namespace) -> dict[str, float]:
-    """``--ref COL=VALUE`` options as a dict."""
+def references_of(
+    args: argparse.Namespace, objectives: dict[str, str] | None = None
+) -> dict[str, float]:
+    """``--ref COL=VALUE`` options as a dict; every COL must be an objective.
+
+    A reference value for a column that is not an objective would be silently unused
+    (``--ref scor=0.9``), so it is an error with a did-you-mean.
+    """
+    import difflib
+
     from analysis.errors import AnalysisError
 
+    objectives = objectives if objectives is not None else objectives_of(args)
     refs = {}
     for spec in args.ref:
         name, sep, value = spec.partition("=")
@@ -121,14 +131,19 @@ def references_of(args: argparse.Namespace) -> dict[str, float]:
             sep = ""
         if not sep:
             raise AnalysisError(f"--ref must look like COL=NUMBER, but got {spec!r}")
+        if name not in objectives:
+            close = difflib.get_close_matches(name, list(objectives), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise AnalysisError(
+                f"--ref {spec}: {name!r} is not an objective (objectives: "
+                f"{', '.join(objectives)}){hint}")
     return refs
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from analysis.io import read_experiments
+    from analysis.commands import load_each
 
-    return read_experiments(args.experiments, strict=args.strict,
-                            latest_only=args.latest_only, all_files=args.all_files)
+    return load_each(args)
 
 
 def _group_by(args: argparse.Namespace) -> tuple[str, ...]:
@@ -138,17 +153,21 @@ def _group_by(args: argparse.Namespace) -> tuple[str, ...]:
 def _pareto(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.pareto(args, _load(args), objectives_of(args), references_of(args),
-                           _group_by(args))
+    objectives = objectives_of(args)
+    refs = references_of(args, objectives)  # checked before anything is read
+    return commands.pareto(args, _load(args), objectives, refs, _group_by(args))
 
 
 def _history(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.history(args, _load(args), objectives_of(args), references_of(args))
+    objectives = objectives_of(args)
+    refs = references_of(args, objectives)
+    return commands.history(args, _load(args), objectives, refs)
 
 
 def _compare(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.compare(args, objectives_of(args), references_of(args))
+    objectives = objectives_of(args)
+    return commands.compare(args, objectives, references_of(args, objectives))
