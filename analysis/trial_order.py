@@ -35,6 +35,7 @@ from analysis.io import Location
 from analysis.io import resolve
 
 JOURNAL = "optuna.journal"
+ROWS_DIR = getattr(schema, "ROWS_DIR", "_rows")  # where the writer keeps per-row files
 TUNE_TRIAL_ATTR = "tune_trial_id"  # set by the orchestrator's searcher on every Optuna trial
 STUDY, START_TIME, TRIAL_ID = "study trial number", "start time", "trial id"
 
@@ -96,13 +97,16 @@ def file_start_times(location: str | Location, df: Any) -> dict[str, float] | No
 
     A trial's newest result file was written when its latest row was reported, ``elapsed_s``
     after the trial started. Files are matched to trials by the writer's file names
-    (:data:`analysis.schema.RESULT_NAME`, ``CONSOLIDATED_NAME``) anywhere under ``results/``.
-    Returns None when no file time is known.
+    (:data:`analysis.schema.RESULT_NAME`, ``CONSOLIDATED_NAME``) anywhere under ``results/``
+    and the per-row folder ``_rows/``. Returns None when no file time is known.
     """
     loc = location if isinstance(location, Location) else resolve(location)
-    selector = pafs.FileSelector(loc.join(RESULTS_DIR), recursive=True, allow_not_found=True)
+    infos = []
+    for folder in (RESULTS_DIR, ROWS_DIR):
+        selector = pafs.FileSelector(loc.join(folder), recursive=True, allow_not_found=True)
+        infos += loc.filesystem.get_file_info(selector)
     newest: dict[str, float] = {}
-    for info in loc.filesystem.get_file_info(selector):
+    for info in infos:
         match = (schema.RESULT_NAME.match(info.base_name)
                  or schema.CONSOLIDATED_NAME.match(info.base_name))
         if info.type != pafs.FileType.File or not match or info.mtime is None:
