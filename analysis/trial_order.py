@@ -127,12 +127,12 @@ def experiment_trial_order(location: str | Location, df: Any) -> TrialOrder:
     loc = location if isinstance(location, Location) else resolve(location)
     trials = {str(t) for t in df[schema.TRIAL_ID].unique()}
     numbers = study_trial_numbers(loc)
-    if numbers and trials <= set(numbers):
+    if numbers is not None and trials <= set(numbers):
         return TrialOrder({t: float(n) for t, n in numbers.items()}, STUDY, "")
     starts = file_start_times(loc, df)
     if starts and trials <= set(starts):
-        why = ("its optuna.journal does not name every trial" if numbers
-               else "it has no optuna.journal")
+        why = ("its optuna.journal does not name every trial" if numbers is not None
+               else "it has no readable optuna.journal")
         return TrialOrder(starts, START_TIME,
                           f"{loc.display}: trials ordered by their estimated start time "
                           f"(from the result files' times), since {why}")
