@@ -163,12 +163,16 @@ def task_svg(fronts: Fronts, task: str, colors: dict[str, str],
     all_front = len(groups) > 1 and len(fronts.objectives) == 2
     if all_front:
         parts.append(_task_front(points, fronts, sx, sy))
-    for value, kind, label in lines:
+    last_label = -1e9
+    for value, kind, label in sorted(lines, key=lambda item: -item[0]):
         color, style = BASELINE_STYLES.get(kind, ("#555", "--"))
+        # a label 12 px or less below the previous one goes under its line instead
+        text_y = sy(value) - 4 if sy(value) - 4 - last_label > 12 else sy(value) + 12
+        last_label = text_y
         parts.append(f'<line class="baseline" data-kind="{escape(kind)}" x1="{LEFT}" '
                      f'x2="{W - RIGHT}" y1="{sy(value)}" y2="{sy(value)}" stroke="{color}" '
                      f'stroke-dasharray="{_DASHES.get(style, "5,4")}"/>'
-                     f'<text x="{W - RIGHT - 4}" y="{sy(value) - 4}" text-anchor="end" '
+                     f'<text x="{W - RIGHT - 4}" y="{text_y}" text-anchor="end" '
                      f'fill="{color}">{escape(label)} {value:.4g}</text>')
     for i, (group, rows) in enumerate(groups):
         parts += _group(rows, str(group), colors[str(group)], fronts, sx, sy)
