@@ -18,6 +18,7 @@ from analysis import schema
 from analysis.baselines import DENSE
 from analysis.baselines import Baseline
 from analysis.baselines import majority_baseline
+from analysis.baselines import task_key
 from analysis.fronts import ALL_GROUPS
 from analysis.fronts import GROUP
 from analysis.fronts import IS_KNEE
@@ -117,7 +118,7 @@ def summarize(
             table.loc[key, "knee_trial"] = knee[schema.TRIAL_ID]
             for col in fronts.objectives:
                 table.loc[key, f"knee_{col}"] = knee[col]
-    return Summary(table, refs, task_baselines(fronts, refs, majority, teachers))
+    return Summary(table, refs, task_baselines(fronts, majority, teachers))
 
 
 def _first(key: object) -> object:
@@ -138,8 +139,8 @@ def _with_task_rows(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def task_baselines(
-    fronts: Fronts, refs: Mapping[str, Reference],
-    majority: Mapping[str, float] | None = None, teachers: Sequence[Baseline] = (),
+    fronts: Fronts, majority: Mapping[str, float] | None = None,
+    teachers: Sequence[Baseline] = (),
 ) -> tuple[Baseline, ...]:
     """Per task with completed trials: the majority-class, teacher and dense scores."""
     out: list[Baseline] = []
@@ -148,8 +149,7 @@ def task_baselines(
         base = majority_baseline(task, {} if recorded is None else {"majority_score": recorded})
         if base is not None:
             out.append(base._replace(task=task))
-        out += [t._replace(task=task) for t in teachers if t.task == task
-                or t.task == (base.task if base else None)]
+        out += [t._replace(task=task) for t in teachers if task_key(t.task) == task_key(task)]
         if schema.SCORE in fronts.baseline.columns and task in fronts.baseline.index:
             dense = fronts.baseline.loc[task, schema.SCORE]
             if pd.notna(dense):
