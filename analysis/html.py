@@ -40,7 +40,7 @@ from analysis.summary import Summary
 W, H = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 64, 150, 28, 48
 _TITLE_COLUMNS = (schema.EXPERIMENT, schema.METHOD, schema.SCORE, schema.WEIGHT_SPARSITY,
-                  schema.HEAD_SPARSITY)
+                  schema.HEAD_SPARSITY, schema.TARGET_SPARSITY)
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; font-size: 13px; margin: .5em 0 1.5em; }
@@ -155,7 +155,8 @@ def task_svg(fronts: Fronts, task: str, colors: dict[str, str],
     if not lines and pd.notna(base):
         lines = [(float(base), "dense", "dense baseline")]
     ys = [*points[y], *(v for v, _, _ in lines)]
-    sx, sy = _Scale(list(points[x]), (LEFT, W - RIGHT)), _Scale(ys, (H - BOTTOM, TOP))
+    xs = [*points[x], *target_values(points, x)]
+    sx, sy = _Scale(xs, (LEFT, W - RIGHT)), _Scale(ys, (H - BOTTOM, TOP))
     parts = [f'<svg class="pareto" data-task="{escape(str(task))}" width="{W}" height="{H}" '
              f'viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg">',
              *_axes(sx, sy, x, y, str(task))]
@@ -163,6 +164,12 @@ def task_svg(fronts: Fronts, task: str, colors: dict[str, str],
     all_front = len(groups) > 1 and len(fronts.objectives) == 2
     if all_front:
         parts.append(_task_front(points, fronts, sx, sy))
+    for target in target_values(points, x):
+        parts.append(f'<line class="target" x1="{sx(target)}" x2="{sx(target)}" y1="{TOP}" '
+                     f'y2="{H - BOTTOM}" stroke="#d62728" stroke-dasharray="2,4"/>'
+                     # upright along the line, low in the plot: clear of the score labels
+                     f'<text transform="translate({sx(target) - 3},{H - BOTTOM - 40}) '
+                     f'rotate(-90)" fill="#d62728">target {target:.3g}</text>')
     last_label = -1e9
     for value, kind, label in sorted(lines, key=lambda item: -item[0]):
         color, style = BASELINE_STYLES.get(kind, ("#555", "--"))
@@ -179,6 +186,13 @@ def task_svg(fronts: Fronts, task: str, colors: dict[str, str],
         parts.append(_legend_entry(i, str(group), colors[str(group)]))
     parts.append(_legend_marks(len(groups), [(k, lbl) for _, k, lbl in lines], all_front))
     return "\n".join([*parts, "</svg>"])
+
+
+def target_values(points: pd.DataFrame, x: str) -> list[float]:
+    """The sparsity targets the trials aimed at (``target_sparsity``), when x is sparsity."""
+    if x != schema.WEIGHT_SPARSITY or schema.TARGET_SPARSITY not in points:
+        return []
+    return sorted({float(v) for v in points[schema.TARGET_SPARSITY].dropna()})
 
 
 def _task_front(points: pd.DataFrame, fronts: Fronts, sx: _Scale, sy: _Scale) -> str:

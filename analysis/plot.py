@@ -68,8 +68,8 @@ BASELINE_STYLES = {"dense": ("#444444", "--"), "teacher": ("#8c564b", "-."),
 def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
     """One panel per task: every group's front as a step line, dominated trials faded,
     the front across all groups as a wide grey band (where a task has several groups),
-    the reference scores (dense, teacher, majority class) as horizontal lines, each knee
-    marked. ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is
+    the reference scores (dense, teacher, majority class) as horizontal lines, the sparsity
+    targets (``target_sparsity``) as vertical ones, each knee marked. ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is
     ``score``; otherwise the dense baseline of y is drawn."""
     x, y = list(fronts.objectives)[:2]
     tasks = sorted(fronts.points[schema.TASK].unique()) or ["(no completed trials)"]
@@ -92,6 +92,11 @@ def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
         for value, kind, label in lines:
             color, style = BASELINE_STYLES.get(kind, ("0.3", "--"))
             ax.axhline(value, color=color, linestyle=style, linewidth=1.2, label=label)
+        targets = (sorted(set(points[schema.TARGET_SPARSITY].dropna()))
+                   if x == schema.WEIGHT_SPARSITY and schema.TARGET_SPARSITY in points else [])
+        for i, target in enumerate(targets):
+            ax.axvline(target, color="#d62728", linestyle=":", linewidth=1,
+                       label="sparsity target" if i == 0 else "_nolegend_")
         ax.set(title=str(task), xlabel=x, ylabel=y)
         ax.grid(alpha=0.3)
         if len(points):

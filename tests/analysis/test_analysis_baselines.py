@@ -127,3 +127,25 @@ def test_one_method_alone_has_no_extra_front(tmp_path: Path, capsys) -> None:
     exp = write_experiment(tmp_path, "cap_only", CAP_TRIALS, method="cap-soft")
     assert main(["pareto", str(exp), "--no-plot"]) == 0
     assert "(all)" not in capsys.readouterr().out
+
+
+def test_sparsity_targets_are_drawn_as_vertical_lines(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from analysis import schema
+
+    exp = write_experiment(tmp_path, "targets", [], method="cap-soft")
+    for i, (target, reached, score) in enumerate([(0.5, 0.52, 0.85), (0.9, 0.88, 0.7)]):
+        row = {schema.EXPERIMENT: "targets", schema.SPACE: "cap_soft_sst2",
+               schema.METHOD: "cap-soft", schema.TASK: "sst2", schema.MODEL: "tiny",
+               schema.PROFILE: "smoke", schema.TRIAL_ID: f"t{i}", schema.SEED: 0,
+               schema.ITERATION: 1, schema.STEP: 4, schema.EPOCH: 1.0, schema.ELAPSED_S: 1.0,
+               schema.IS_FINAL: True, schema.STATUS: "completed", schema.SCORE: score,
+               schema.WEIGHT_SPARSITY: reached, schema.HEAD_SPARSITY: 0.0,
+               schema.TARGET_SPARSITY: target}
+        pq.write_table(schema.rows_to_table([row]), exp / "results" / f"t{i}-it000001.parquet")
+    assert main(["pareto", str(exp)]) == 0
+    html = (exp / "report" / "index.html").read_text()
+    assert html.count('<line class="target"') == 2
+    assert "target 0.5</text>" in html and "target 0.9</text>" in html
+    assert "target_sparsity = 0.9" in html  # in the hover text too
