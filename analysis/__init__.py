@@ -9,16 +9,20 @@ Modules:
     io           read experiment folders (paths or URIs), skip foreign files with a warning
     pareto       ``pareto_mask``, ``nondominated``, ``knee_index`` (pure numpy)
     fronts       ``pareto_fronts``: fronts per task and group, excluded trials counted
-    hypervolume  ``hypervolume.hypervolume``, ``hypervolume_history``, reference points,
-                 chance levels (the function is not re-exported: it shares the module's name)
+    hypervolume  ``hypervolume.hypervolume``, ``hypervolume_history``, reference points
+                 (the function is not re-exported: it shares the module's name)
+    baselines    reference scores: majority class per task (its own metric), CAP teacher,
+                 dense fine-tune; the ``experiment.json`` keys that record them
     summary      ``summarize``: hypervolume and knee per front
     history      ``history_frame``: hypervolume against trials, per experiment
+    trial_order  the order a sweep proposed its trials (optuna.journal, else start times)
     compare      ``compare_experiments``: which of two fronts dominates where
     report       console text, ``summary.md``, CSV and Parquet
     plot         ``pareto.png`` and ``history.png`` (matplotlib, imported lazily)
     html         the self-contained ``index.html``
     errors       ``AnalysisError`` (bad input; the CLI prints one line and exits 2)
-    cli          ``python -m analysis pareto | history | compare`` (argparse only)
+    export       one trial's model as a stock Hugging Face folder with a model card
+    cli          ``python -m analysis pareto | history | compare | export`` (argparse only)
     commands     the subcommands' bodies: compute, render, write, print
 
 Example:
@@ -43,6 +47,9 @@ _EXPORTS = {
     "Fronts": "analysis.fronts",
     "pareto_fronts": "analysis.fronts",
     "CHANCE_LEVELS": "analysis.hypervolume",
+    "MAJORITY_SCORES": "analysis.baselines",
+    "majority_class_score": "analysis.baselines",
+    "experiment_trial_order": "analysis.trial_order",
     "hypervolume_history": "analysis.hypervolume",
     "reference_point": "analysis.hypervolume",
     "Summary": "analysis.summary",

@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help(sys.stderr)
+        # `python -m analysis` alone: the full help (commands and what they do) on stdout.
+        parser.print_help()
         return 2
     from analysis.errors import AnalysisError
     from analysis.schema import SchemaError
@@ -47,7 +48,8 @@ def _show_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the ``pareto``, ``history`` and ``compare`` subcommands."""
+    """The argument parser with the ``pareto``, ``history``, ``compare`` and ``export``
+    subcommands."""
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Sparsity-score Pareto fronts, hypervolumes and reports from Parquet results.",
@@ -69,6 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     compare = _command(sub, "compare", "which of two fronts dominates where", _compare)
     compare.add_argument("experiments", nargs=2, metavar="EXP")
     compare.add_argument("--out", metavar="DIR", help="also write compare.md and compare.csv")
+    export = sub.add_parser(
+        "export", help="one trial's model as a stock Hugging Face folder with a model card",
+        description="Copy one completed trial's model into a new folder that "
+        "AutoModelForSequenceClassification.from_pretrained loads (config, safetensors, "
+        "tokenizer, README.md model card). Default: the knee of the task's front.")
+    export.set_defaults(run=_export)
+    export.add_argument("experiment", metavar="EXP", help="a local experiment folder")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--trial", metavar="ID", help="this trial (a unique prefix is enough)")
+    which.add_argument("--knee", action="store_true",
+                       help="the knee of the task's front across methods (the default)")
+    which.add_argument("--target", type=float, metavar="SPARSITY",
+                       help="the best-scoring trial with weight_sparsity >= SPARSITY")
+    export.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
+    export.add_argument("--sparse", action="store_true",
+                        help="write the sparse serving form (python -m trainables.sparse "
+                        "convert) instead of dense tensors with zeros")
     return parser
 
 
@@ -108,10 +127,19 @@ def objectives_of(args: argparse.Namespace) -> dict[str, str]:
     return objectives
 
 
-def references_of(args: argparse.Namespace) -> dict[str, float]:
-    """``--ref COL=VALUE`` options as a dict."""
+def references_of(
+    args: argparse.Namespace, objectives: dict[str, str] | None = None
+) -> dict[str, float]:
+    """``--ref COL=VALUE`` options as a dict; every COL must be an objective.
+
+    A reference value for a column that is not an objective would be silently unused
+    (``--ref scor=0.9``), so it is an error with a did-you-mean.
+    """
+    import difflib
+
     from analysis.errors import AnalysisError
 
+    objectives = objectives if objectives is not None else objectives_of(args)
     refs = {}
     for spec in args.ref:
         name, sep, value = spec.partition("=")
@@ -121,14 +149,19 @@ def references_of(args: argparse.Namespace) -> dict[str, float]:
             sep = ""
         if not sep:
             raise AnalysisError(f"--ref must look like COL=NUMBER, but got {spec!r}")
+        if name not in objectives:
+            close = difflib.get_close_matches(name, list(objectives), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise AnalysisError(
+                f"--ref {spec}: {name!r} is not an objective (objectives: "
+                f"{', '.join(objectives)}){hint}")
     return refs
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from analysis.io import read_experiments
+    from analysis.commands import load_each
 
-    return read_experiments(args.experiments, strict=args.strict,
-                            latest_only=args.latest_only, all_files=args.all_files)
+    return load_each(args)
 
 
 def _group_by(args: argparse.Namespace) -> tuple[str, ...]:
@@ -138,17 +171,36 @@ def _group_by(args: argparse.Namespace) -> tuple[str, ...]:
 def _pareto(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.pareto(args, _load(args), objectives_of(args), references_of(args),
-                           _group_by(args))
+    objectives = objectives_of(args)
+    refs = references_of(args, objectives)  # checked before anything is read
+    return commands.pareto(args, _load(args), objectives, refs, _group_by(args))
 
 
 def _history(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.history(args, _load(args), objectives_of(args), references_of(args))
+    objectives = objectives_of(args)
+    refs = references_of(args, objectives)
+    return commands.history(args, _load(args), objectives, refs)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from analysis import schema
+    from analysis.errors import AnalysisError
+    from analysis.export import export
+
+    if args.target is not None and not 0.0 <= args.target <= 1.0:
+        raise AnalysisError(f"--target {args.target:g} is a weight sparsity: give 0..1")
+    row, how = export(args.experiment, args.out, trial=args.trial, knee=args.knee,
+                      target=args.target, sparse=args.sparse)
+    print(f"exported trial {row[schema.TRIAL_ID]} ({row[schema.METHOD]}, {row[schema.TASK]}: "
+          f"score {row[schema.SCORE]:.4g}, weight sparsity {row[schema.WEIGHT_SPARSITY]:.4g}) "
+          f"to {args.out}\n  from {how}")
+    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.compare(args, objectives_of(args), references_of(args))
+    objectives = objectives_of(args)
+    return commands.compare(args, objectives, references_of(args, objectives))

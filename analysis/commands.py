@@ -6,9 +6,11 @@ Kept apart from :mod:`analysis.cli` so that ``--help`` imports neither pandas no
 from __future__ import annotations
 
 import argparse
+import warnings
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+from typing import NamedTuple
 
 from analysis import report
 from analysis.errors import AnalysisError
@@ -35,50 +37,191 @@ def report_location(experiments: Sequence[str], out: str | None, command: str) -
     return Location(loc.filesystem, loc.join(REPORT_DIR), f"{experiments[0]}/{REPORT_DIR}")
 
 
+class Loaded(NamedTuple):
+    """The experiments of a command, read one by one: each folder's rows and info."""
+
+    sources: list[str]
+    frames: list[Any]
+    infos: list[dict[str, Any]]
+    df: Any  # all rows together (``attrs``: files_read, files_total)
+
+
+def load_each(args: argparse.Namespace) -> Loaded:
+    """Read every experiment of ``args`` separately (to name each folder in notes), then
+    together; warn when two of them are copies of one experiment."""
+    import pandas as pd
+
+    from analysis.io import read_experiment
+
+    frames = [read_experiment(e, strict=args.strict, latest_only=args.latest_only,
+                              all_files=args.all_files) for e in args.experiments]
+    df = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
+    df.attrs = {k: sum(f.attrs[k] for f in frames) for k in ("files_read", "files_total")}
+    for message in duplicate_experiments(args.experiments, frames):
+        warnings.warn(message, stacklevel=2)
+    return Loaded(list(args.experiments), frames, [experiment_info(e) for e in args.experiments],
+                  df)
+
+
+def duplicate_experiments(sources: Sequence[str], frames: Sequence[Any]) -> list[str]:
+    """A message for each pair of experiments that are copies of one (same folder, or the
+    same experiment name and trial ids): their trials would be merged and counted once."""
+    from analysis import schema
+
+    seen: dict[tuple[str, ...], str] = {}
+    messages = []
+    for source, frame in zip(sources, frames):
+        loc = resolve(source)
+        names = tuple(sorted(map(str, frame[schema.EXPERIMENT].dropna().unique())))
+        trials = tuple(sorted(map(str, frame[schema.TRIAL_ID].unique())))
+        for key in (("folder", loc.display if "://" in loc.display else loc.path),
+                    ("rows", *names, "|", *trials)):
+            if key in seen:
+                messages.append(
+                    f"{seen[key]} and {source} are two copies of one experiment "
+                    f"({'the same folder' if key[0] == 'folder' else 'same name and trial ids'}"
+                    f"): their trials are merged as one experiment's, not compared")
+                break
+            seen[key] = source
+    return messages
+
+
+#: Settings that set a trial's budget (from ``experiment.json`` settings) and the row column.
+BUDGET_SETTINGS = ("max_train_examples", "max_eval_examples", "max_steps", "num_train_epochs",
+                   "train_batch_size")
+
+
+def budget_notes(loaded: Loaded) -> list[str]:
+    """One note per task whose experiments differ in budget (profile, data, steps)."""
+    from analysis import schema
+
+    per_task: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for source, frame, info in zip(loaded.sources, loaded.frames, loaded.infos):
+        settings = info.get("settings") if isinstance(info.get("settings"), Mapping) else {}
+        final = frame[frame[schema.IS_FINAL].fillna(False).astype(bool)]
+        for task, rows in frame.groupby(schema.TASK, dropna=False):
+            budget: dict[str, Any] = {
+                "profile": ",".join(sorted(map(str, rows[schema.PROFILE].dropna().unique())))
+                or info.get("profile")}
+            budget.update({k: settings[k] for k in BUDGET_SETTINGS if k in settings})
+            steps = final[final[schema.TASK] == task][schema.STEP].dropna()
+            if len(steps):
+                budget["final step"] = int(steps.max())
+            per_task.setdefault(str(task), []).append((source, budget))
+    notes = []
+    for task, budgets in per_task.items():
+        if len(budgets) < 2:
+            continue
+        keys = sorted({k for _, b in budgets for k in b})
+        # a setting only some experiments record (a trainable's default) is not compared
+        differ = [k for k in keys if all(k in b for _, b in budgets)
+                  and len({str(b[k]) for _, b in budgets}) > 1]
+        if differ:
+            parts = "; ".join(f"{src}: " + ", ".join(f"{k} {b.get(k, '?')}" for k in differ)
+                              for src, b in budgets)
+            notes.append(f"the experiments on {task} differ in budget ({parts}); their "
+                         "fronts are not like for like")
+    return notes
+
+
+def recorded_baselines(loaded: Loaded) -> tuple[dict[str, float], list[Any], list[str]]:
+    """Majority scores recorded per task, CAP teachers found, and notes on conflicts."""
+    from analysis import baselines as bl
+    from analysis import schema
+
+    majority: dict[str, float] = {}
+    teachers: dict[tuple[str, float], Any] = {}
+    notes = []
+    for source, frame, info in zip(loaded.sources, loaded.frames, loaded.infos):
+        for task, rows in frame.groupby(schema.TASK, dropna=True):
+            base = bl.majority_baseline(task, info)
+            if base is not None and base.source.startswith("experiment.json"):
+                if str(task) in majority and abs(majority[str(task)] - base.score) > 1e-12:
+                    notes.append(f"{source} records majority score {base.score:.4g} for "
+                                 f"{task}, another experiment {majority[str(task)]:.4g}; "
+                                 "using the first (evaluation sets differ)")
+                majority.setdefault(str(task), base.score)
+            methods = set(map(str, rows[schema.METHOD].dropna().unique()))
+            if not any(m.startswith("cap") or "movement" in m for m in methods):
+                continue
+            models = rows[schema.MODEL].dropna()
+            teacher = bl.teacher_baseline(resolve(source), info, task,
+                                          models.iloc[0] if len(models) else None)
+            if teacher is not None:
+                teacher = teacher._replace(task=str(task))
+                teachers.setdefault((teacher.task, teacher.score), teacher)
+    return majority, list(teachers.values()), notes
+
+
 def pareto(
     args: argparse.Namespace,
-    df: Any,
+    loaded: Loaded,
     objectives: Mapping[str, str],
     refs: Mapping[str, float],
     group_by: Sequence[str],
 ) -> int:
-    """Fronts per task and group: print them and write the report files."""
+    """Fronts per task and group (and across groups): print them and write the report."""
     out = report_location(args.experiments, args.out, "pareto")
+    df = loaded.df
     fronts = pareto_fronts(df, objectives, group_by)
-    summary = summarize(fronts, refs)
-    info = experiment_info(args.experiments[0]) if len(args.experiments) == 1 else {}
+    majority, teachers, notes = recorded_baselines(loaded)
+    notes += budget_notes(loaded)
+    summary = summarize(fronts, refs, majority, teachers)
+    info = loaded.infos[0] if len(args.experiments) == 1 else {}
+    pinned = report.pinned_line(dict(zip(loaded.sources, loaded.infos)))
     files = {
         "pareto.parquet": report.parquet_bytes(report.front_table(fronts)),
         "pareto.csv": report.csv_bytes(report.front_table(fronts)),
-        "summary.md": report.markdown_report(fronts, summary, args.experiments, info).encode(),
+        "summary.md": report.markdown_report(fronts, summary, args.experiments, info,
+                                             notes, pinned).encode(),
     }
     if not args.no_plot:
-        files.update(_figures(fronts, summary, args.experiments))
+        files.update(_figures(fronts, summary, args.experiments, notes, pinned))
     header = (f"{len(args.experiments)} experiment(s), "
-              f"{int(summary.groups['trials'].sum())} trials; {read_note(df)}")
-    print(report.console_report(fronts, summary, header=header), end="")
+              f"{int(summary.group_rows()['trials'].sum())} trials; {read_note(df)}")
+    if pinned:
+        header += "\n" + pinned.replace("`", "")
+    print(report.console_report(fronts, summary, header=header, notes=notes), end="")
     written = report.write_files(out, files)
     print(f"wrote {len(written)} files to {out.display}")
     return 0
 
 
-def _figures(fronts: Any, summary: Any, sources: Sequence[str]) -> dict[str, bytes]:
+def _figures(fronts: Any, summary: Any, sources: Sequence[str], notes: Sequence[str],
+             pinned: str) -> dict[str, bytes]:
     from analysis import html
     from analysis import plot
 
     return {
-        "pareto.png": plot.pareto_png(fronts),
-        "index.html": html.pareto_html(fronts, summary, sources).encode("utf-8"),
+        "pareto.png": plot.pareto_png(fronts, summary.baselines),
+        "index.html": html.pareto_html(fronts, summary, sources, notes,
+                                       pinned).encode("utf-8"),
     }
 
 
 def history(
-    args: argparse.Namespace, df: Any, objectives: Mapping[str, str], refs: Mapping[str, float]
+    args: argparse.Namespace, loaded: Loaded, objectives: Mapping[str, str],
+    refs: Mapping[str, float],
 ) -> int:
-    """Hypervolume after each trial, per experiment and task."""
+    """Hypervolume after each trial, per experiment and task, in the order the sweep
+    proposed the trials (the study's trial numbers, else start times; see
+    :mod:`analysis.trial_order`)."""
+    from analysis import schema
     from analysis.history import history_frame
+    from analysis.trial_order import experiment_trial_order
 
-    table = history_frame(df, objectives, refs)
+    order: dict[str, dict[str, float]] = {}
+    notes = []
+    for source, frame in zip(loaded.sources, loaded.frames):
+        found = experiment_trial_order(source, frame)
+        if found.note:
+            notes.append(found.note)
+        for name in map(str, frame[schema.EXPERIMENT].dropna().unique()):
+            order.setdefault(name, found.keys)
+        print(f"{source}: trials in {found.source} order")
+    majority, _, _ = recorded_baselines(loaded)
+    table = history_frame(loaded.df, objectives, refs, order, majority)
+    print("".join(f"note: {n}\n" for n in notes), end="")
     print(report.history_text(table), end="")
     if args.out:
         from analysis import plot
@@ -94,13 +237,13 @@ def compare(
 ) -> int:
     """Which of two experiments' fronts dominates where, and the hypervolume of each."""
     from analysis.compare import compare_experiments
-    from analysis.io import read_experiment
 
-    a, b = (read_experiment(e, strict=args.strict, latest_only=args.latest_only,
-                            all_files=args.all_files)
-            for e in args.experiments)
-    result = compare_experiments(a, b, objectives, refs, labels=compare_labels(args.experiments))
+    loaded = load_each(args)
+    a, b = loaded.frames
+    result = compare_experiments(a, b, objectives, refs,
+                                 labels=compare_labels(args.experiments))
     text = "".join(f"{k} = {v}\n" for k, v in zip("AB", args.experiments))
+    text += "".join(f"note: {n}\n" for n in budget_notes(loaded))
     text += report.compare_text(result)
     print(text, end="")
     if args.out:

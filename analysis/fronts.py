@@ -34,6 +34,11 @@ GROUP = "group"  # the label column of a front ("cap-soft", "smp / exp-b", ...)
 STATE = "state"
 ON_FRONT = "on_front"
 IS_KNEE = "is_knee"
+#: On the front of the whole task, across every group (is SMP or CAP better here?).
+ON_TASK_FRONT = "on_task_front"
+IS_TASK_KNEE = "is_task_knee"
+#: The group label of a task's front across all groups in summaries and plots.
+ALL_GROUPS = "(all)"
 #: The per-group counts, in the order reports show them.
 COUNTS = ("trials", "on_front", "completed", "nan_objective", "failed", "diverged", "pruned",
           "in_progress", "other")
@@ -50,7 +55,9 @@ class Fronts(NamedTuple):
 
     Attributes:
         points: one row per completed trial with finite objectives, with the grouping
-            columns, ``group``, ``on_front`` and ``is_knee``; ordered by task, group, x.
+            columns, ``group``, ``on_front`` and ``is_knee`` (its group's front) and
+            ``on_task_front`` and ``is_task_knee`` (the front of its whole task, across
+            groups); ordered by task, group, x.
         counts: one row per (task, group): the :data:`COUNTS` columns.
         baseline: per task, the best value of each objective among ``dense`` trials.
         objectives: column -> ``"max"`` | ``"min"``.
@@ -171,18 +178,21 @@ def _counts(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 def _mark_fronts(
     points: pd.DataFrame, keys: Sequence[str], objectives: Mapping[str, str]
 ) -> pd.DataFrame:
-    points = points.assign(**{ON_FRONT: False, IS_KNEE: False})
+    points = points.assign(**{ON_FRONT: False, IS_KNEE: False, ON_TASK_FRONT: False,
+                              IS_TASK_KNEE: False})
     values = to_minimization(points, objectives)
-    on_front = np.zeros(len(points), dtype=bool)
-    knee = np.zeros(len(points), dtype=bool)
-    for _, where in points.groupby([schema.TASK, GROUP], dropna=False, sort=True).indices.items():
-        front = where[nondominated(values[where])]
-        # lexicographic order (best first objective first) makes ties on the knee stable
-        front = front[np.lexsort(values[front].T[::-1])]
-        on_front[front] = True
-        knee[front[knee_index(values[front])]] = True
-    points[ON_FRONT] = on_front
-    points[IS_KNEE] = knee
+    for keys_, front_col, knee_col in (([schema.TASK, GROUP], ON_FRONT, IS_KNEE),
+                                       ([schema.TASK], ON_TASK_FRONT, IS_TASK_KNEE)):
+        on_front = np.zeros(len(points), dtype=bool)
+        knee = np.zeros(len(points), dtype=bool)
+        for where in points.groupby(keys_, dropna=False, sort=True).indices.values():
+            front = where[nondominated(values[where])]
+            # lexicographic order (best first objective first) makes ties on the knee stable
+            front = front[np.lexsort(values[front].T[::-1])]
+            on_front[front] = True
+            knee[front[knee_index(values[front])]] = True
+        points[front_col] = on_front
+        points[knee_col] = knee
     x = next(iter(objectives))
     return points.sort_values([schema.TASK, GROUP, x], kind="stable").reset_index(drop=True)
 

@@ -1,8 +1,10 @@
 """Hypervolume against trials, per experiment and task.
 
-Trials are taken in natural trial-id order (Ray Tune numbers its trials as it creates
-them, so this is the order the searcher proposed them). A trial that is not completed
-(failed, diverged, pruned, running) or has a NaN objective adds nothing.
+Trials are taken in the order the sweep proposed them: ``order`` maps each experiment's
+trial ids to a sort key (the Optuna study's trial number, or the start time; see
+:mod:`analysis.trial_order`). Ray Tune's ids are random hex, so sorting them means nothing;
+they only break ties and order trials ``order`` does not know (last). A trial that is not
+completed (failed, diverged, pruned, running) or has a NaN objective adds nothing.
 
 Example:
     >>> history_frame(df).groupby("experiment").hypervolume.last()  # doctest: +SKIP
@@ -11,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,8 @@ def history_frame(
     df: pd.DataFrame,
     objectives: Mapping[str, str] | None = None,
     overrides: Mapping[str, float] | None = None,
+    order: Mapping[str, Mapping[str, float]] | None = None,
+    majority: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """One row per trial with the hypervolume of its experiment's front after it.
 
@@ -43,9 +48,13 @@ def history_frame(
         objectives: column -> direction; default weight_sparsity and score, both max.
         overrides: reference values replacing the default rules (one reference per task,
             shared by all experiments on it, so their histories compare).
+        order: experiment name -> (trial id -> sort key); without it (or for trials it
+            lacks) trials follow their ids.
+        majority: task -> the majority-class score recorded for it (see
+            :func:`analysis.hypervolume.reference_point`).
 
     Returns:
-        A DataFrame with the :data:`COLUMNS`, ``trial_number`` counting from 1.
+        A DataFrame with the :data:`COLUMNS`, ``trial_number`` counting from 1 in that order.
     """
     objectives = dict(objectives or DEFAULT_OBJECTIVES)
     check_objectives(objectives, list(df.columns))
@@ -55,21 +64,41 @@ def history_frame(
     parts = []
     for task, task_rows in rows.groupby(schema.TASK, sort=True):
         done = task_rows[task_rows[STATE] == "completed"]
-        ref = reference_array(reference_point(done, objectives, task, overrides), objectives)
-        for _, exp_rows in task_rows.groupby(schema.EXPERIMENT, sort=True):
-            parts.append(_one_history(exp_rows, objectives, ref))
+        recorded = (majority or {}).get(str(task))
+        ref = reference_array(reference_point(done, objectives, task, overrides, recorded),
+                              objectives)
+        for name, exp_rows in task_rows.groupby(schema.EXPERIMENT, sort=True):
+            keys = (order or {}).get(str(name), {})
+            parts.append(_one_history(exp_rows, objectives, ref, keys))
     if not parts:
         return pd.DataFrame(columns=list(COLUMNS))
     return pd.concat(parts, ignore_index=True)
 
 
 def _one_history(
-    rows: pd.DataFrame, objectives: Mapping[str, str], ref: np.ndarray
+    rows: pd.DataFrame, objectives: Mapping[str, str], ref: np.ndarray,
+    keys: Mapping[str, float],
 ) -> pd.DataFrame:
-    rows = rows.iloc[trial_order(rows[schema.TRIAL_ID])]
+    rows = rows.iloc[proposal_order(rows[schema.TRIAL_ID], keys)]
     values = to_minimization(rows, objectives)
     values[(rows[STATE] != "completed").to_numpy()] = np.nan
     out = rows[[schema.EXPERIMENT, schema.TASK, schema.TRIAL_ID, STATE]].reset_index(drop=True)
     out.insert(2, "trial_number", np.arange(1, len(rows) + 1))
     out["hypervolume"] = hypervolume_history(values, ref)
     return out[list(COLUMNS)]
+
+
+def proposal_order(trial_ids: Any, keys: Mapping[str, float]) -> np.ndarray:
+    """Positions that sort trials by ``keys`` (trial id -> key); unknown ids last, by id.
+
+    Example:
+        >>> proposal_order(["b7", "a1", "c3", "x"], {"b7": 0, "c3": 1, "a1": 2}).tolist()
+        [0, 2, 1, 3]
+    """
+    ids = [str(t) for t in trial_ids]
+    by_id = trial_order(ids)  # the tie-break and the order of trials ``keys`` lacks
+    rank = np.empty(len(ids), dtype=int)
+    rank[by_id] = np.arange(len(ids))
+    return np.array(sorted(range(len(ids)), key=lambda i: (ids[i] not in keys,
+                                                          keys.get(ids[i], 0.0), rank[i])),
+                    dtype=int)

@@ -23,10 +23,14 @@ from analysis import schema
 from analysis.fronts import GROUP
 from analysis.fronts import IS_KNEE
 from analysis.fronts import ON_FRONT
+from analysis.fronts import ON_TASK_FRONT
 from analysis.fronts import Fronts
+from analysis.plot import BASELINE_STYLES
 from analysis.plot import group_colors
 from analysis.plot import step_where
 from analysis.report import baseline_lines
+from analysis.report import baseline_table
+from analysis.report import notes_lines
 from analysis.report import excluded_line
 from analysis.report import front_table
 from analysis.report import reference_lines
@@ -36,7 +40,7 @@ from analysis.summary import Summary
 W, H = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 64, 150, 28, 48
 _TITLE_COLUMNS = (schema.EXPERIMENT, schema.METHOD, schema.SCORE, schema.WEIGHT_SPARSITY,
-                  schema.HEAD_SPARSITY)
+                  schema.HEAD_SPARSITY, schema.TARGET_SPARSITY)
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; font-size: 13px; margin: .5em 0 1.5em; }
@@ -66,22 +70,30 @@ _JS = """
 """
 
 
-def pareto_html(fronts: Fronts, summary: Summary, sources: Sequence[str]) -> str:
-    """The whole report page as one string."""
+def pareto_html(fronts: Fronts, summary: Summary, sources: Sequence[str],
+                notes: Sequence[str] = (), pinned: str = "") -> str:
+    """The whole report page as one string (``notes``: the command's notes, ``pinned``: the
+    values pinned with ``--set``, shown under the title)."""
     tasks = sorted(fronts.points[schema.TASK].unique())
     colors = group_colors(fronts.points[GROUP])
-    svgs = [task_svg(fronts, task, colors) for task in tasks] or ["<p>(no completed trials)</p>"]
-    notes = [excluded_line(summary), *reference_lines(summary), *baseline_lines(fronts)]
+    svgs = [task_svg(fronts, task, colors, summary.baselines) for task in tasks] \
+        or ["<p>(no completed trials)</p>"]
+    notes = [excluded_line(summary), *reference_lines(summary),
+             *baseline_lines(fronts, summary), *notes_lines(notes)]
+    extra = f"<br>{escape(pinned.replace('`', ''))}" if pinned else ""
     objectives = ", ".join(f"{c} ({d})" for c, d in fronts.objectives.items())
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>Pareto report</title>", f"<style>{_CSS}</style></head><body>",
         "<h1>Pareto report</h1>",
         f"<p>Experiments: {escape(', '.join(map(str, sources)))}<br>Objectives: "
-        f"{escape(objectives)}; fronts per {escape(', '.join(fronts.group_by))}.</p>",
+        f"{escape(objectives)}; fronts per {escape(', '.join(fronts.group_by))}.{extra}</p>",
         '<div id="plots">', *svgs, "</div>",
         "<ul>", *(f"<li>{escape(n.strip())}</li>" for n in notes), "</ul>",
         "<h2>Fronts</h2>", f'<div class="scroll">{html_table(summary_table(summary))}</div>',
+        *(["<h2>Reference scores</h2>",
+           f'<div class="scroll">{html_table(baseline_table(summary))}</div>']
+          if summary.baselines else []),
         "<h2>Non-dominated trials</h2>",
         f'<div class="scroll">{html_table(front_table(fronts))}</div>',
         '<div id="tip"></div>', f"<script>{_JS}</script>", "</body></html>",
@@ -128,27 +140,68 @@ class _Scale:
         return round(a + (value - self.low) / (self.high - self.low) * (b - a), 2)
 
 
-def task_svg(fronts: Fronts, task: str, colors: dict[str, str]) -> str:
-    """One task's plot: points, fronts as step lines, dense baseline, knees, legend."""
+_DASHES = {"--": "5,4", "-.": "8,3,2,3", ":": "2,3"}
+
+
+def task_svg(fronts: Fronts, task: str, colors: dict[str, str],
+             baselines: Sequence[Any] = ()) -> str:
+    """One task's plot: points, fronts as step lines (and the front across all groups as a
+    grey band), the reference scores as dashed lines, knees, legend."""
     x, y = list(fronts.objectives)[:2]
     points = fronts.points[fronts.points[schema.TASK] == task]
+    lines = [(b.score, b.kind, b.label) for b in baselines
+             if b.task == str(task)] if y == schema.SCORE else []
     base = fronts.baseline[y].get(task, np.nan) if y in fronts.baseline else np.nan
-    ys = [*points[y], *([base] if pd.notna(base) else [])]
-    sx, sy = _Scale(list(points[x]), (LEFT, W - RIGHT)), _Scale(ys, (H - BOTTOM, TOP))
+    if not lines and pd.notna(base):
+        lines = [(float(base), "dense", "dense baseline")]
+    ys = [*points[y], *(v for v, _, _ in lines)]
+    xs = [*points[x], *target_values(points, x)]
+    sx, sy = _Scale(xs, (LEFT, W - RIGHT)), _Scale(ys, (H - BOTTOM, TOP))
     parts = [f'<svg class="pareto" data-task="{escape(str(task))}" width="{W}" height="{H}" '
              f'viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg">',
              *_axes(sx, sy, x, y, str(task))]
-    if pd.notna(base):
-        parts.append(f'<line class="baseline" x1="{LEFT}" x2="{W - RIGHT}" y1="{sy(base)}" '
-                     f'y2="{sy(base)}" stroke="#555" stroke-dasharray="5,4"/>'
-                     f'<text x="{W - RIGHT - 4}" y="{sy(base) - 4}" text-anchor="end">'
-                     f"dense baseline {base:.4g}</text>")
     groups = list(points.groupby(GROUP, sort=True))
+    all_front = len(groups) > 1 and len(fronts.objectives) == 2
+    if all_front:
+        parts.append(_task_front(points, fronts, sx, sy))
+    for target in target_values(points, x):
+        parts.append(f'<line class="target" x1="{sx(target)}" x2="{sx(target)}" y1="{TOP}" '
+                     f'y2="{H - BOTTOM}" stroke="#d62728" stroke-dasharray="2,4"/>'
+                     # upright along the line, low in the plot: clear of the score labels
+                     f'<text transform="translate({sx(target) - 3},{H - BOTTOM - 40}) '
+                     f'rotate(-90)" fill="#d62728">target {target:.3g}</text>')
+    last_label = -1e9
+    for value, kind, label in sorted(lines, key=lambda item: -item[0]):
+        color, style = BASELINE_STYLES.get(kind, ("#555", "--"))
+        # a label 12 px or less below the previous one goes under its line instead
+        text_y = sy(value) - 4 if sy(value) - 4 - last_label > 12 else sy(value) + 12
+        last_label = text_y
+        parts.append(f'<line class="baseline" data-kind="{escape(kind)}" x1="{LEFT}" '
+                     f'x2="{W - RIGHT}" y1="{sy(value)}" y2="{sy(value)}" stroke="{color}" '
+                     f'stroke-dasharray="{_DASHES.get(style, "5,4")}"/>'
+                     f'<text x="{W - RIGHT - 4}" y="{text_y}" text-anchor="end" '
+                     f'fill="{color}">{escape(label)} {value:.4g}</text>')
     for i, (group, rows) in enumerate(groups):
         parts += _group(rows, str(group), colors[str(group)], fronts, sx, sy)
         parts.append(_legend_entry(i, str(group), colors[str(group)]))
-    parts.append(_legend_marks(len(groups), baseline=pd.notna(base)))
+    parts.append(_legend_marks(len(groups), [(k, lbl) for _, k, lbl in lines], all_front))
     return "\n".join([*parts, "</svg>"])
+
+
+def target_values(points: pd.DataFrame, x: str) -> list[float]:
+    """The sparsity targets the trials aimed at (``target_sparsity``), when x is sparsity."""
+    if x != schema.WEIGHT_SPARSITY or schema.TARGET_SPARSITY not in points:
+        return []
+    return sorted({float(v) for v in points[schema.TARGET_SPARSITY].dropna()})
+
+
+def _task_front(points: pd.DataFrame, fronts: Fronts, sx: _Scale, sy: _Scale) -> str:
+    x, y = list(fronts.objectives)[:2]
+    front = points[points[ON_TASK_FRONT]].sort_values(x)
+    path = _step_path(front[x].tolist(), front[y].tolist(), step_where(fronts.objectives[x]))
+    d = " ".join(f"{'L' if i else 'M'}{sx(px)},{sy(py)}" for i, (px, py) in enumerate(path))
+    return (f'<path class="task-front" d="{d}" fill="none" stroke="#bbb" stroke-width="7" '
+            'stroke-opacity="0.6" stroke-linejoin="round"/>')
 
 
 def _axes(sx: _Scale, sy: _Scale, x: str, y: str, task: str) -> list[str]:
@@ -223,12 +276,19 @@ def _legend_entry(i: int, group: str, color: str) -> str:
             f'<text x="{lx + 10}" y="{ly}">{escape(group)}</text>')
 
 
-def _legend_marks(i: int, baseline: bool) -> str:
+def _legend_marks(i: int, lines: Sequence[tuple[str, str]], all_front: bool) -> str:
     lx, ly = W - RIGHT + 12, TOP + 14 + 18 * i
-    knee = (f'<circle cx="{lx}" cy="{ly - 4}" r="7" fill="none" stroke="#000"/>'
-            f'<text x="{lx + 10}" y="{ly}">knee</text>')
-    if not baseline:
-        return knee
-    return knee + (f'<line x1="{lx - 7}" x2="{lx + 5}" y1="{ly + 14}" y2="{ly + 14}" '
-                   f'stroke="#555" stroke-dasharray="5,4"/>'
-                   f'<text x="{lx + 10}" y="{ly + 18}">dense baseline</text>')
+    out = (f'<circle cx="{lx}" cy="{ly - 4}" r="7" fill="none" stroke="#000"/>'
+           f'<text x="{lx + 10}" y="{ly}">knee</text>')
+    if all_front:
+        ly += 18
+        out += (f'<line x1="{lx - 7}" x2="{lx + 5}" y1="{ly - 4}" y2="{ly - 4}" stroke="#bbb" '
+                f'stroke-width="7" stroke-opacity="0.6"/>'
+                f'<text x="{lx + 10}" y="{ly}">all groups</text>')
+    for kind, label in lines:
+        ly += 18
+        color, style = BASELINE_STYLES.get(kind, ("#555", "--"))
+        out += (f'<line x1="{lx - 7}" x2="{lx + 5}" y1="{ly - 4}" y2="{ly - 4}" '
+                f'stroke="{color}" stroke-dasharray="{_DASHES.get(style, "5,4")}"/>'
+                f'<text x="{lx + 10}" y="{ly}">{escape(label)}</text>')
+    return out

@@ -2,8 +2,9 @@
 
 The hypervolume of a front is the volume it dominates up to a reference point; points no
 better than the reference in some objective add nothing. Default references: 0 for the
-sparsity columns, the task's chance-level score for ``score`` (:data:`CHANCE_LEVELS`),
-and the worst value in the data for any other objective (said so in the notes).
+sparsity columns, the task's majority-class score for ``score`` (computed with the task's
+own metric: :mod:`analysis.baselines`), and the worst value in the data for any other
+objective. The notes say where every value not fixed by rule came from.
 
 Two objectives use an exact O(n log n) sweep written here; more use ``moocore`` (an
 optional dependency) or, without it, Optuna's WFG implementation.
@@ -26,7 +27,9 @@ from analysis import schema
 from analysis.errors import AnalysisError
 from analysis.pareto import nondominated
 
-#: The score of guessing, per task (GLUE's primary metric); 0 for MCC and correlations.
+#: The score of a uniform random guess, per task; 0 for MCC and correlations. Not the
+#: hypervolume reference any more (that is the majority-class score, which is higher on
+#: skewed tasks and lower where F1 counts: QQP 0.32, MRPC 0.75); kept for callers.
 CHANCE_LEVELS: dict[str, float] = {
     "cola": 0.0,
     "sst2": 0.5,
@@ -71,27 +74,38 @@ def reference_point(
     objectives: Mapping[str, str],
     task: Any = None,
     overrides: Mapping[str, float] | None = None,
+    majority: float | None = None,
 ) -> Reference:
     """The reference point for one task's points.
 
     Args:
         points: a DataFrame holding the objective columns (the task's completed trials).
         objectives: column -> ``"max"`` | ``"min"``.
-        task: the task name, for the chance-level score.
+        task: the task name, for its majority-class score.
         overrides: values given by the user; they win over every rule.
+        majority: the majority-class score the experiment recorded for its evaluation set
+            (:func:`analysis.baselines.majority_baseline`); else the table's.
 
     Returns:
-        A :class:`Reference`; its notes say where a value came from the data.
+        A :class:`Reference`; its notes say where a value came from (data, table, user).
     """
+    from analysis.baselines import majority_baseline
+
     point: dict[str, float] = {}
     notes: list[str] = []
     for col, direction in objectives.items():
+        base = None
+        if col == schema.SCORE and direction == "max" and task is not None:
+            info = {} if majority is None else {"majority_score": majority}
+            base = majority_baseline(task, info)
         if overrides and col in overrides:
             point[col] = float(overrides[col])
+            notes.append(f"{col}: {point[col]:.4g} given with --ref")
         elif col in SPARSITY_COLUMNS and direction == "max":
             point[col] = 0.0
-        elif col == schema.SCORE and direction == "max" and chance_level(task) is not None:
-            point[col] = float(chance_level(task))  # type: ignore[arg-type]
+        elif base is not None:
+            point[col] = base.score
+            notes.append(f"{col}: majority-class score {base.score:.4g} ({base.source})")
         else:
             point[col], note = _worst(points, col, direction, task)
             notes.append(note)
@@ -102,7 +116,7 @@ def _worst(points: Any, col: str, direction: str, task: Any) -> tuple[float, str
     values = np.asarray(points[col], dtype=float) if len(points) else np.array([])
     values = values[np.isfinite(values)]
     worst = 0.0 if not len(values) else (values.min() if direction == "max" else values.max())
-    why = f"task {task!r} has no known chance level" if col == schema.SCORE else "no rule"
+    why = f"task {task!r} has no known majority-class score" if col == schema.SCORE else "no rule"
     word = "minimum" if direction == "max" else "maximum"
     return float(worst), f"{col}: {why}; reference = column {word} {worst:.4g}"
 

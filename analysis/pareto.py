@@ -82,12 +82,18 @@ def nondominated(values: np.ndarray) -> np.ndarray:
 
 
 def _front_2d(unique: np.ndarray) -> np.ndarray:
-    """Unique rows, lexsorted by (x, y): on the front iff y beats every smaller x's y."""
+    """Unique rows, lexsorted by (x, y): on the front iff y beats every smaller x's y.
+
+    The first row (best x, then best y) is always on the front, whatever its y, even an
+    infinite one, as in :func:`_front_nd`: nothing is at least as good on x.
+    """
     best_before = np.minimum.accumulate(np.concatenate([[np.inf], unique[:-1, 1]]))
     new_x = np.concatenate([[True], unique[1:, 0] != unique[:-1, 0]])
     # Within one x the first (smallest y) row is the only candidate; a row is kept when
     # every row with a smaller x has a larger y.
-    return new_x & (unique[:, 1] < best_before)
+    beats = unique[:, 1] < best_before
+    beats[:1] = True
+    return new_x & beats
 
 
 def _front_nd(unique: np.ndarray) -> np.ndarray:
@@ -112,7 +118,9 @@ def pareto_mask(data: Any, objectives: Mapping[str, str]) -> np.ndarray:
             ``{"weight_sparsity": "max", "score": "max"}``. Any number of objectives.
 
     Returns:
-        A boolean array aligned with the rows. Ties are all kept; NaN rows are False.
+        A boolean array aligned with the rows. Ties are all kept; NaN rows are False; a row
+        with an infinite objective is judged like any other (the same for any number of
+        objectives).
     """
     return nondominated(to_minimization(data, objectives))
 
@@ -120,11 +128,14 @@ def pareto_mask(data: Any, objectives: Mapping[str, str]) -> np.ndarray:
 def knee_index(values: np.ndarray) -> int:
     """Position of the knee among front points (all minimised).
 
-    Each objective is scaled to [0, 1] over the front (1 = best); the knee has the largest
-    sum, i.e. lies farthest beyond the hyperplane through the extreme points (in 2-d: the
-    chord between the two ends of the front). An objective that does not vary adds 0; the
-    first of tied points wins (:func:`analysis.fronts.pareto_fronts` passes fronts in
-    lexicographic order, so that is the point with the best first objective).
+    Each objective is scaled to [0, 1] over the front (1 = best) and the knee is the point
+    with the largest sum of its scaled values: the point farthest beyond the plane where
+    that sum is 1. In 2-d that line is the chord between the two ends of the front, so the
+    knee is the point farthest from the chord. With 3 or more objectives it is the same sum
+    rule, not a distance to the plane through the front's extreme points (those need not
+    lie on it). An objective that does not vary adds 0; the first of tied points wins
+    (:func:`analysis.fronts.pareto_fronts` passes fronts in lexicographic order, so that is
+    the point with the best first objective).
 
     Example:
         >>> knee_index(np.array([[0.0, -0.9], [-0.5, -0.85], [-0.9, -0.5]]))

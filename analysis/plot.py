@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ from analysis import schema
 from analysis.fronts import GROUP
 from analysis.fronts import IS_KNEE
 from analysis.fronts import ON_FRONT
+from analysis.fronts import ON_TASK_FRONT
 from analysis.fronts import Fronts
 
 _PANEL = (5.2, 3.8)  # inches per task panel
@@ -58,20 +60,43 @@ def step_where(x_direction: str) -> str:
     return "pre" if x_direction == "max" else "post"
 
 
-def pareto_png(fronts: Fronts) -> bytes:
+#: Line style per reference score (:mod:`analysis.baselines` kinds).
+BASELINE_STYLES = {"dense": ("#444444", "--"), "teacher": ("#8c564b", "-."),
+                   "majority": ("#999999", ":")}
+
+
+def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
     """One panel per task: every group's front as a step line, dominated trials faded,
-    the dense baseline as a horizontal line, each knee marked."""
+    the front across all groups as a wide grey band (where a task has several groups),
+    the reference scores (dense, teacher, majority class) as horizontal lines, the sparsity
+    targets (``target_sparsity``) as vertical ones, each knee marked. ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is
+    ``score``; otherwise the dense baseline of y is drawn."""
     x, y = list(fronts.objectives)[:2]
     tasks = sorted(fronts.points[schema.TASK].unique()) or ["(no completed trials)"]
     colors = group_colors(fronts.points[GROUP])
     fig, axes = _figure(len(tasks))
     for ax, task in zip(axes, tasks):
         points = fronts.points[fronts.points[schema.TASK] == task]
-        for i, (group, rows) in enumerate(points.groupby(GROUP, sort=True)):
+        groups = list(points.groupby(GROUP, sort=True))
+        if len(groups) > 1 and len(fronts.objectives) == 2:
+            task_front = points[points[ON_TASK_FRONT]].sort_values(x)
+            ax.step(task_front[x], task_front[y], where=step_where(fronts.objectives[x]),
+                    color="0.75", linewidth=6, alpha=0.6, zorder=1,
+                    label="front of all groups")
+        for i, (group, rows) in enumerate(groups):
             _draw_group(ax, rows, str(group), colors[str(group)], fronts, x, y, first=i == 0)
-        if task in fronts.baseline.index and pd.notna(fronts.baseline.loc[task, y]):
-            ax.axhline(fronts.baseline.loc[task, y], color="0.3", linestyle="--", linewidth=1,
-                       label="dense baseline")
+        lines = [(b.score, b.kind, f"{b.label} {b.score:.3g}") for b in baselines
+                 if b.task == str(task)] if y == schema.SCORE else []
+        if not lines and task in fronts.baseline.index and pd.notna(fronts.baseline.loc[task, y]):
+            lines = [(fronts.baseline.loc[task, y], "dense", "dense baseline")]
+        for value, kind, label in lines:
+            color, style = BASELINE_STYLES.get(kind, ("0.3", "--"))
+            ax.axhline(value, color=color, linestyle=style, linewidth=1.2, label=label)
+        targets = (sorted(set(points[schema.TARGET_SPARSITY].dropna()))
+                   if x == schema.WEIGHT_SPARSITY and schema.TARGET_SPARSITY in points else [])
+        for i, target in enumerate(targets):
+            ax.axvline(target, color="#d62728", linestyle=":", linewidth=1,
+                       label="sparsity target" if i == 0 else "_nolegend_")
         ax.set(title=str(task), xlabel=x, ylabel=y)
         ax.grid(alpha=0.3)
         if len(points):

@@ -20,12 +20,13 @@ import pandas as pd
 from analysis import schema
 from analysis.fronts import GROUP
 from analysis.fronts import IS_KNEE
+from analysis.fronts import ON_TASK_FRONT
 from analysis.fronts import Fronts
 from analysis.io import Location
 from analysis.summary import Summary
 
 _FRONT_FIRST = (schema.EXPERIMENT, schema.SPACE, schema.METHOD, schema.TASK, schema.MODEL,
-                GROUP, schema.TRIAL_ID, IS_KNEE)
+                GROUP, schema.TRIAL_ID, IS_KNEE, ON_TASK_FRONT)
 _FRONT_ALSO = (schema.SCORE, schema.WEIGHT_SPARSITY, schema.HEAD_SPARSITY, schema.ITERATION,
                schema.STEP)
 _EXCLUDED = ("failed", "diverged", "pruned", "nan_objective", "in_progress", "other")
@@ -34,7 +35,9 @@ _EXCLUDED = ("failed", "diverged", "pruned", "nan_objective", "in_progress", "ot
 def front_table(fronts: Fronts) -> pd.DataFrame:
     """The non-dominated rows as written to ``pareto.csv``: identity, objectives, params.
 
-    ``param_*`` columns that are empty on every front row are left out.
+    ``on_task_front`` says whether the row is also on its task's front across all groups.
+    ``param_*`` columns (searched and pinned values alike) that are empty on every front
+    row are left out.
     """
     front = fronts.front
     params = [c for c in front.columns
@@ -67,16 +70,33 @@ def reference_lines(summary: Summary) -> list[str]:
     return lines
 
 
-def baseline_lines(fronts: Fronts) -> list[str]:
-    """One line per task with the dense baseline (best dense value of each objective)."""
-    return [
+def baseline_lines(fronts: Fronts, summary: Summary | None = None) -> list[str]:
+    """Per task: the dense baseline (best dense value of each objective), then each
+    reference score of :attr:`Summary.baselines` with where it came from."""
+    lines = [
         f"dense baseline ({task}): "
         + ", ".join(f"{c}={v:.4g}" for c, v in row.items() if pd.notna(v))
         for task, row in fronts.baseline.iterrows()
     ]
+    for base in (summary.baselines if summary is not None else ()):
+        lines.append(f"{base.label} score ({base.task}): {base.score:.4g}  ({base.source})")
+    return lines
 
 
-def console_report(fronts: Fronts, summary: Summary, header: str = "") -> str:
+def baseline_table(summary: Summary) -> pd.DataFrame:
+    """The reference scores as a table: task, baseline, score, source."""
+    return pd.DataFrame([{schema.TASK: b.task, "baseline": b.label, schema.SCORE: b.score,
+                          "source": b.source} for b in summary.baselines],
+                        columns=[schema.TASK, "baseline", schema.SCORE, "source"])
+
+
+def notes_lines(notes: Sequence[str]) -> list[str]:
+    """Free-form notes of a command (budgets that differ, duplicate experiments, ...)."""
+    return [f"note: {n}" for n in notes]
+
+
+def console_report(fronts: Fronts, summary: Summary, header: str = "",
+                   notes: Sequence[str] = ()) -> str:
     """The text ``python -m analysis pareto`` prints."""
     objectives = ", ".join(f"{c} {d}" for c, d in fronts.objectives.items())
     groups = summary_table(summary)
@@ -88,7 +108,8 @@ def console_report(fronts: Fronts, summary: Summary, header: str = "") -> str:
         _text(groups[[c for c in cols if c in groups.columns and _shown(groups[c])]]),
         excluded_line(summary),
         *reference_lines(summary),
-        *baseline_lines(fronts),
+        *baseline_lines(fronts, summary),
+        *notes_lines(notes),
         "",
         f"Pareto front ({objectives}; * = knee):",
         _text(_star_knee(front)),
@@ -128,9 +149,10 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def markdown_report(
-    fronts: Fronts, summary: Summary, sources: Sequence[str], info: Mapping[str, Any]
+    fronts: Fronts, summary: Summary, sources: Sequence[str], info: Mapping[str, Any],
+    notes: Sequence[str] = (), pinned: str = "",
 ) -> str:
-    """The text of ``summary.md``."""
+    """The text of ``summary.md`` (``pinned``: :func:`pinned_line`)."""
     objectives = ", ".join(f"`{c}` ({d})" for c, d in fronts.objectives.items())
     lines = [
         "# Pareto report",
@@ -140,11 +162,35 @@ def markdown_report(
     ]
     if "space" in info:
         lines.append(f"Space: `{info['space']}`, profile `{info.get('profile')}`")
+    if pinned:
+        lines.append(pinned)
     lines += ["", "## Fronts", "", markdown_table(summary_table(summary)), "",
               excluded_line(summary) + ".", ""]
-    lines += [f"- {line.strip()}" for line in reference_lines(summary) + baseline_lines(fronts)]
+    lines += [f"- {line.strip()}" for line in reference_lines(summary)
+              + baseline_lines(fronts, summary) + notes_lines(notes)]
+    if summary.baselines:
+        lines += ["", "## Reference scores", "", markdown_table(baseline_table(summary))]
     lines += ["", "## Non-dominated trials", "", markdown_table(_star_knee(front_table(fronts)))]
     return "\n".join(lines) + "\n"
+
+
+#: ``experiment.json`` overrides that are plumbing, not a pinned hyper-parameter.
+_NOT_PINNED = ("storage_root", "data_dir")
+
+
+def pinned_line(infos: Mapping[str, Mapping[str, Any]]) -> str:
+    """The values the user pinned with ``--set`` per experiment (``experiment.json``
+    ``overrides``; source -> info), e.g. ``Pinned with --set: `final_lambda=4000```, or ""."""
+    parts = []
+    for source, info in infos.items():
+        overrides = info.get("overrides")
+        if not isinstance(overrides, Mapping):
+            continue
+        shown = ", ".join(f"`{k}={v}`" for k, v in sorted(overrides.items())
+                          if k not in _NOT_PINNED)
+        if shown:
+            parts.append(shown if len(infos) == 1 else f"{source}: {shown}")
+    return "Pinned with --set: " + "; ".join(parts) if parts else ""
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:

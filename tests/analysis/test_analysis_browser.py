@@ -152,3 +152,16 @@ def test_report_renders_every_point_with_a_tooltip_and_a_visible_plot(page: DevT
     colors = image.getcolors(maxcolors=1 << 20)
     non_white = sum(n for n, rgb in colors if rgb != (255, 255, 255))
     assert len(colors) > 20 and non_white > 0.02 * image.width * image.height
+
+
+def test_reference_lines_and_the_front_across_methods_are_drawn(page: DevTools) -> None:
+    lines = page.js(
+        "Array.from(document.querySelectorAll('line.baseline')).map(l => {"
+        " const b = l.getBoundingClientRect(); return [l.dataset.kind, b.width]; })")
+    assert sorted(k for k, _ in lines) == ["dense", "majority"] and all(w > 300 for _, w in lines)
+    labels = page.js("Array.from(document.querySelectorAll('svg.pareto text'))"
+                     ".map(t => t.textContent)")
+    assert "majority class 0.5092" in labels and "dense fine-tune 0.92" in labels
+    band = page.js("(() => { const p = document.querySelector('path.task-front');"
+                   " const b = p.getBoundingClientRect(); return [b.width, b.height]; })()")
+    assert band[0] > 100 and band[1] > 10

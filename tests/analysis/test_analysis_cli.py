@@ -67,10 +67,16 @@ def test_joint_report_files_hold_the_expected_rows(joint_report) -> None:
 def test_summary_md_rows_and_notes(joint_report) -> None:
     md = (joint_report[0] / "summary.md").read_text()
     rows = [line for line in md.splitlines() if line.startswith("| sst2 |")]
-    assert [r.split(" | ")[1] for r in rows] == ["cap-soft", "dense", "smp"]
-    assert "| sst2 | cap-soft | 10 | 3 | 5 | 1 | 1 | 1 | 1 | 1 | 0 | 0.292 | c2 |" in md
-    assert "reference point (sst2): weight_sparsity=0, score=0.5" in md
+    groups = [r.split(" | ")[1] for r in rows]
+    # each method's front, then the front across all methods of the task, then baselines
+    assert groups[:4] == ["cap-soft", "dense", "smp", "(all)"]
+    # reference score = SST-2's majority-class score 444/872 = 0.5092
+    assert "| sst2 | cap-soft | 10 | 3 | 5 | 1 | 1 | 1 | 1 | 1 | 0 | 0.2837 | c2 |" in md
+    assert "| sst2 | (all) | 14 | 5 | 9 | 1 | 1 | 1 | 1 | 1 | 0 |" in md
+    assert "reference point (sst2): weight_sparsity=0, score=0.5092" in md
+    assert "majority-class score 0.5092 (full GLUE dev set (table))" in md
     assert "dense baseline (sst2): weight_sparsity=0, score=0.92" in md
+    assert "| sst2 | majority class | 0.5092 |" in md and "| sst2 | dense fine-tune | 0.92 |" in md
 
 
 def test_html_is_self_contained_with_one_circle_per_trial(joint_report) -> None:
@@ -80,7 +86,9 @@ def test_html_is_self_contained_with_one_circle_per_trial(joint_report) -> None:
     assert sorted(t for t, _ in points) == sorted(
         ["c1", "c2", "c3", "c4", "c5", "s1", "s2", "s3", "d1"])
     assert sorted(t for t, f in points if f == "1") == sorted(CAP_FRONT | SMP_FRONT | {"d1"})
-    assert html.count('class="knee-mark"') == 3 and html.count('class="baseline"') == 1
+    assert html.count('class="knee-mark"') == 3 and html.count('class="baseline"') == 2
+    assert 'data-kind="majority"' in html and 'data-kind="dense"' in html
+    assert html.count('<path class="task-front"') == 1
     assert html.count('<path class="front"') == 2  # cap-soft and smp; dense has one point
     assert "trial c2  (knee)\nweight_sparsity = 0.5\nscore = 0.88" in html
     assert "param_lr = 0.0002" in html and "param_ratio = 0.3" in html
@@ -97,7 +105,7 @@ def test_history_and_compare(sst2_experiments, tmp_path: Path, capsys) -> None:
     cap, smp = str(sst2_experiments["cap"]), str(sst2_experiments["smp"])
     assert main(["history", cap, "--out", str(tmp_path / "h")]) == 0
     out = capsys.readouterr().out
-    assert "cap_sst2 (sst2): 10 trials, final hypervolume 0.292" in out
+    assert "cap_sst2 (sst2): 10 trials, final hypervolume 0.2837" in out
     assert (tmp_path / "h" / "history.png").exists()
     assert len(pd.read_csv(tmp_path / "h" / "history.csv")) == 10
     assert main(["compare", cap, smp, "--out", str(tmp_path / "c")]) == 0
@@ -141,7 +149,10 @@ def test_skipped_files_are_reported_as_warnings(make_experiment, capsys) -> None
 
 def test_no_command_prints_help_and_fails(capsys) -> None:
     assert main([]) == 2
-    assert "pareto" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m analysis") and "commands:" in out
+    for command in ("pareto", "history", "compare"):
+        assert re.search(rf"^\s+{command}\s+\S", out, re.M)  # each listed with its summary
 
 
 def _imported_after(code: str) -> list[str]:
@@ -179,7 +190,7 @@ def test_three_objectives_from_the_command_line(joint_report, tmp_path: Path, ca
     argv = ["pareto", *exps, "--objective", "head_sparsity:min", "--no-plot",
             "--ref", "head_sparsity=1", "--out", str(tmp_path)]
     assert main(argv) == 0
-    assert "reference point (sst2): weight_sparsity=0, score=0.5, head_sparsity=1" in (
+    assert "reference point (sst2): weight_sparsity=0, score=0.5092, head_sparsity=1" in (
         capsys.readouterr().out)
 
 

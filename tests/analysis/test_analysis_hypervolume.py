@@ -123,10 +123,18 @@ def test_reference_point_rules_and_notes() -> None:
                        "latency_ms": [3.0, 5.0]})
     objectives = {"weight_sparsity": "max", "score": "max"}
     ref = reference_point(df, objectives, "sst2")
-    assert ref.point == {"weight_sparsity": 0.0, "score": 0.5} and ref.notes == ()
+    assert ref.point == {"weight_sparsity": 0.0, "score": 444 / 872}
+    assert ref.notes == ("score: majority-class score 0.5092 (full GLUE dev set (table))",)
+    ref = reference_point(df, objectives, "qqp")
+    assert ref.point["score"] == pytest.approx(0.3159, abs=1e-4)  # not chance (0.5)
+    ref = reference_point(df, objectives, "MRPC")
+    assert ref.point["score"] == pytest.approx(0.7480, abs=1e-4)
+    assert reference_point(df, objectives, "stsb").point["score"] == 0.0
+    ref = reference_point(df, objectives, "qqp", majority=0.4)  # recorded by the experiment
+    assert ref.point["score"] == 0.4 and "experiment.json majority_score" in ref.notes[0]
     ref = reference_point(df, objectives, "my_task")
     assert ref.point["score"] == 0.7
-    assert "task 'my_task' has no known chance level" in ref.notes[0]
+    assert "task 'my_task' has no known majority-class score" in ref.notes[0]
     ref = reference_point(df, {"latency_ms": "min", "score": "max"}, "sst2", {"score": 0.8})
     assert ref.point == {"latency_ms": 5.0, "score": 0.8}
-    assert "maximum" in ref.notes[0]
+    assert "maximum" in ref.notes[0] and "given with --ref" in ref.notes[1]

@@ -1,0 +1,353 @@
+"""``python -m analysis export``: one trial's model as a stock Hugging Face folder.
+
+The folder holds ``config.json``, ``model.safetensors``, the tokenizer files and a short
+``README.md`` model card (method, task, sparsity, score, hyper-parameters), so that
+``AutoModelForSequenceClassification.from_pretrained(DIR)`` loads it anywhere.
+
+Where the model comes from (files are copied; nothing here imports torch):
+
+- the final row's ``checkpoint_path`` (schema v2), else the newest ``checkpoint_NNNNNN``
+  folder of the trial's Ray Tune folder (``EXP/<trainable>_<trial_id>/``);
+- in that checkpoint, ``pruned_model/`` when it is there (CAP bakes its pruned model into a
+  stock BERT); else the checkpoint's ``model.safetensors`` (dense and SMP trials: a
+  ``BertForSequenceClassification`` state, SMP's with its pruned heads removed), completed
+  with ``config.json`` and the tokenizer of the trial's model, which a subprocess with the
+  project's trainables writes (:data:`_BASE_SCRIPT`: the tiny test model exists only in
+  code). SMP removed its pruned heads physically and transformers 5 no longer rebuilds
+  pruned heads from a config (``prune_heads`` is gone), so the removed heads' Q/K/V rows
+  and output columns are put back as zeros (numpy, :func:`restore_pruned_heads`): such a
+  head adds exactly nothing, so the stock model computes what the pruned one did.
+
+``--sparse`` hands the exported folder to ``python -m trainables.sparse convert`` (in a
+subprocess; the analysis imports no sibling package) and writes its sparse form instead.
+
+Example:
+    $ python -m analysis export experiments/cap_soft_qqp --knee --out models/cap_knee
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from analysis import schema
+from analysis.errors import AnalysisError
+
+PRUNED_DIR = "pruned_model"  # trainables.cap.training.PRUNED_DIR
+MODEL_FILE = "model.safetensors"
+HEAD_MASK_FILE = "head_mask.json"  # trainables.smp.trainable.MASK_FILE: True = head kept
+CARD = "README.md"
+_CHECKPOINT = re.compile(r"^checkpoint_(\d+)$")
+_NUM_LABELS = {"stsb": 1, "mnli": 3}  # every other GLUE/toy task is binary
+
+#: Writes ``config.json`` and the tokenizer of model NAME (argv) for NUM_LABELS into OUT,
+#: run in a subprocess with the project's trainables (the tiny model lives only in code).
+_BASE_SCRIPT = """
+import sys
+from trainables import toy
+from trainables.models import load_tokenizer, resolve_model, tiny_config
+name, num_labels, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+source = resolve_model(name)
+if source.kind == "tiny":
+    config = tiny_config(num_labels, len(toy.tiny_vocabulary()))
+else:
+    from transformers import AutoConfig
+    config = AutoConfig.from_pretrained(source.location, num_labels=num_labels)
+config.problem_type = "regression" if num_labels == 1 else "single_label_classification"
+config.save_pretrained(out)
+load_tokenizer(name).save_pretrained(out)
+"""
+
+
+def select_trial(df: Any, trial: str | None = None, knee: bool = False,
+                 target: float | None = None) -> Any:
+    """The final ``completed`` row of the trial to export (a pandas Series).
+
+    Args:
+        df: the experiment's rows.
+        trial: a trial id (a unique prefix is enough).
+        knee: the knee of the front of the experiment's task (the default).
+        target: the best-scoring completed trial with ``weight_sparsity >= target``.
+
+    Raises:
+        AnalysisError: no such trial, not completed, or no trial reaches the target.
+    """
+    from analysis.fronts import IS_TASK_KNEE
+    from analysis.fronts import decisive_rows
+    from analysis.fronts import pareto_fronts
+
+    rows = decisive_rows(df)
+    done = rows[(rows[schema.STATUS] == schema.STATUS_COMPLETED)
+                & rows[schema.IS_FINAL].fillna(False).astype(bool)]
+    if trial is not None:
+        ids = [str(t) for t in rows[schema.TRIAL_ID]]
+        hits = [t for t in ids if t == trial] or [t for t in ids if t.startswith(trial)]
+        if len(hits) != 1:
+            import difflib
+
+            close = difflib.get_close_matches(trial, ids, n=3)
+            what = "matches several trials" if hits else "is not a trial of this experiment"
+            hint = f"; did you mean {', '.join(close)}?" if close and not hits else ""
+            raise AnalysisError(f"--trial {trial} {what}{hint}")
+        chosen = done[done[schema.TRIAL_ID].astype(str) == hits[0]]
+        if chosen.empty:
+            state = rows[rows[schema.TRIAL_ID].astype(str) == hits[0]][schema.STATUS].iloc[0]
+            raise AnalysisError(f"trial {hits[0]} did not complete (its status is {state}); "
+                                "only a completed trial has a final model")
+        return chosen.iloc[0]
+    if done.empty:
+        raise AnalysisError("the experiment has no completed trial to export")
+    if target is not None:
+        reach = done[done[schema.WEIGHT_SPARSITY] >= target - 1e-9].dropna(subset=[schema.SCORE])
+        if reach.empty:
+            best = done[schema.WEIGHT_SPARSITY].max()
+            raise AnalysisError(f"no completed trial reaches --target {target:g} weight "
+                                f"sparsity (the sparsest reached {best:.4g})")
+        return reach.sort_values([schema.SCORE, schema.WEIGHT_SPARSITY],
+                                 ascending=False).iloc[0]
+    tasks = done[schema.TASK].dropna().unique()
+    if len(tasks) > 1:
+        raise AnalysisError(f"the experiment has several tasks ({', '.join(map(str, tasks))}); "
+                            "choose one trial with --trial")
+    fronts = pareto_fronts(df)
+    knees = fronts.points[fronts.points[IS_TASK_KNEE]]
+    if knees.empty:
+        raise AnalysisError("no completed trial with finite objectives: no knee to export")
+    return done[done[schema.TRIAL_ID] == knees[schema.TRIAL_ID].iloc[0]].iloc[0]
+
+
+def checkpoint_folder(experiment: Path, row: Mapping[str, Any]) -> Path:
+    """The checkpoint folder of a final row: ``checkpoint_path``, else Ray's trial folder.
+
+    Raises:
+        AnalysisError: no checkpoint was found (saying where it was looked for).
+    """
+    recorded = row.get(schema.CHECKPOINT_PATH)
+    if isinstance(recorded, str) and recorded:
+        path = Path(recorded[len("file://"):] if recorded.startswith("file://") else recorded)
+        if "://" in recorded and not recorded.startswith("file://"):
+            raise AnalysisError(f"the checkpoint is at {recorded}; export copies local folders "
+                                "only: copy it (or the experiment) to this machine first")
+        if path.is_dir():
+            return path
+    trial = str(row[schema.TRIAL_ID])
+    folders = [p for p in experiment.iterdir()
+               if p.is_dir() and (p.name == trial or p.name.endswith(f"_{trial}")
+                                  or f"_{trial}_" in p.name)]
+    checkpoints = sorted((int(m.group(1)), c) for f in folders for c in f.iterdir()
+                         if c.is_dir() and (m := _CHECKPOINT.match(c.name)))
+    if not checkpoints:
+        where = f"{recorded} (recorded) nor " if recorded else ""
+        raise AnalysisError(f"no checkpoint of trial {trial}: neither {where}a checkpoint_* "
+                            f"folder in {experiment}/*_{trial}/ exists")
+    return checkpoints[-1][1]
+
+
+def model_card(row: Mapping[str, Any], info: Mapping[str, Any], source: Path) -> str:
+    """A short ``README.md``: what the model is, how it scores, how it was trained."""
+    def num(value: Any, digits: str = ".4g") -> str:
+        return "n/a" if value is None or value != value else format(float(value), digits)
+
+    method, task = row.get(schema.METHOD), row.get(schema.TASK)
+    params = {k[len(schema.PARAM_PREFIX):]: v for k, v in row.items()
+              if str(k).startswith(schema.PARAM_PREFIX) and v is not None and v == v}
+    metrics = [(c, row.get(c)) for c in (schema.ACCURACY, schema.F1, schema.MCC,
+                                         schema.PEARSON, schema.SPEARMAN, schema.EVAL_LOSS)
+               if row.get(c) is not None and row.get(c) == row.get(c)]
+    lines = [
+        "---", "library_name: transformers", "pipeline_tag: text-classification",
+        f"tags: [pruned, {method}, {task}]", "---", "",
+        f"# {method} on {task}: trial {row.get(schema.TRIAL_ID)}", "",
+        f"A {method} model exported by prunesweep from experiment "
+        f"`{row.get(schema.EXPERIMENT)}` (space `{row.get(schema.SPACE)}`, profile "
+        f"`{row.get(schema.PROFILE)}`), base model `{row.get(schema.MODEL)}`.", "",
+        "| | |", "|---|---|",
+        f"| score ({task}'s GLUE metric) | {num(row.get(schema.SCORE))} |",
+        *(f"| {c} | {num(v)} |" for c, v in metrics),
+        f"| weight sparsity (encoder) | {num(row.get(schema.WEIGHT_SPARSITY))} |",
+        f"| head sparsity | {num(row.get(schema.HEAD_SPARSITY))} |",
+        f"| parameters remaining / total (encoder) | {row.get(schema.PARAMS_REMAINING)} / "
+        f"{row.get(schema.PARAMS_TOTAL)} |",
+        f"| training steps | {row.get(schema.STEP)} |",
+        f"| seed | {row.get(schema.SEED)} |",
+    ]
+    if row.get(schema.SPEEDUP) is not None and row.get(schema.SPEEDUP) == row.get(schema.SPEEDUP):
+        lines.append(f"| speed-up over dense | {num(row.get(schema.SPEEDUP), '.3g')} |")
+    lines += ["", "## Hyper-parameters", ""]
+    lines += [f"- `{k}` = {v}" for k, v in sorted(params.items())] or ["(none searched)"]
+    pinned = info.get("overrides") if isinstance(info.get("overrides"), Mapping) else {}
+    pinned = {k: v for k, v in pinned.items() if k not in ("storage_root", "data_dir")}
+    if pinned:
+        lines += ["", "Pinned with `--set`: " + ", ".join(f"`{k}={v}`" for k, v in
+                                                          sorted(pinned.items()))]
+    lines += ["", "## Use", "", "```python",
+              "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+              'model = AutoModelForSequenceClassification.from_pretrained("THIS_FOLDER")',
+              'tokenizer = AutoTokenizer.from_pretrained("THIS_FOLDER")', "```", "",
+              "Pruned weights are stored as zeros in dense tensors (the same size as the "
+              "dense model) unless the folder was written with `--sparse`.", "",
+              f"Source checkpoint: `{source}`.", ""]
+    return "\n".join(lines)
+
+
+def build_folder(checkpoint: Path, row: Mapping[str, Any], out: Path) -> str:
+    """Fill ``out`` (an empty folder) with the stock model files; return how (in words)."""
+    baked = checkpoint / PRUNED_DIR
+    if (baked / "config.json").is_file():
+        for item in baked.iterdir():
+            if item.is_file():
+                shutil.copy2(item, out / item.name)
+        return f"copied {baked}"
+    if (checkpoint / "config.json").is_file():  # a checkpoint that is already stock
+        for item in checkpoint.iterdir():
+            if item.is_file() and not item.name.endswith(".pt"):
+                shutil.copy2(item, out / item.name)
+        return f"copied {checkpoint}"
+    weights = checkpoint / MODEL_FILE
+    if not weights.is_file():
+        raise AnalysisError(f"{checkpoint} holds neither {PRUNED_DIR}/ nor {MODEL_FILE}: "
+                            "not a model checkpoint")
+    model, task = str(row.get(schema.MODEL)), str(row.get(schema.TASK))
+    num_labels = _NUM_LABELS.get(re.sub(r"[^a-z0-9]", "", task.lower()), 2)
+    _write_base_files(model, num_labels, out)
+    mask = checkpoint / HEAD_MASK_FILE
+    if mask.is_file():
+        config = json.loads((out / "config.json").read_text())
+        restore_pruned_heads(weights, out / MODEL_FILE, json.loads(mask.read_text()),
+                             int(config["num_attention_heads"]),
+                             int(config["hidden_size"]) // int(config["num_attention_heads"]))
+        return (f"{weights} with the heads pruned per {mask} restored as zeros, config and "
+                f"tokenizer of {model}")
+    shutil.copy2(weights, out / MODEL_FILE)
+    return f"{weights} with the config and tokenizer of {model}"
+
+
+def _write_base_files(model: str, num_labels: int, out: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", _BASE_SCRIPT, model, str(num_labels),
+                             str(out)], capture_output=True, text=True, env=_child_env())
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise AnalysisError(f"cannot write the config and tokenizer of model {model!r} "
+                            f"(needs the project's trainables and transformers): {last}")
+
+
+_ATTENTION_KEY = re.compile(
+    r"encoder\.layer\.(?P<layer>\d+)\.attention\."
+    r"(?:self\.(?:query|key|value)\.(?P<qkv>weight|bias)|output\.dense\.(?P<out>weight))$")
+
+
+def restore_pruned_heads(src: Path, dst: Path, keep_mask: list[list[bool]], heads: int,
+                         head_size: int) -> None:
+    """Write ``src``'s weights to ``dst`` with every removed head back, as zeros.
+
+    ``keep_mask[layer][head]`` is True for a kept head (SMP's ``head_mask.json``). A head
+    with zero query, key and value rows and zero output columns contributes nothing, so
+    the padded dense-shaped model gives the pruned model's outputs.
+
+    Raises:
+        AnalysisError: the weights do not have the shapes the mask says.
+    """
+    import numpy as np
+    from safetensors.numpy import load_file
+    from safetensors.numpy import save_file
+
+    try:
+        tensors = load_file(str(src))
+    except (TypeError, ValueError) as exc:  # e.g. bfloat16, which numpy lacks
+        raise AnalysisError(f"cannot read {src} without torch: {exc}") from exc
+    full = heads * head_size
+    for name, value in list(tensors.items()):
+        match = _ATTENTION_KEY.search(name)
+        if not match:
+            continue
+        keep = keep_mask[int(match["layer"])]
+        rows = np.concatenate([np.arange(h * head_size, (h + 1) * head_size)
+                               for h in range(heads) if keep[h]] or [np.arange(0)])
+        axis = 1 if match["out"] else 0
+        if value.shape[axis] == full:
+            continue  # this layer kept every head
+        if value.shape[axis] != len(rows):
+            raise AnalysisError(f"{src}: {name} has shape {list(value.shape)}, but the head "
+                                f"mask keeps {len(rows) // head_size} heads")
+        shape = list(value.shape)
+        shape[axis] = full
+        padded = np.zeros(shape, dtype=value.dtype)
+        if axis == 0:
+            padded[rows] = value
+        else:
+            padded[:, rows] = value
+        tensors[name] = padded
+    save_file(tensors, str(dst), metadata={"format": "pt"})
+
+
+def _child_env() -> dict[str, str]:
+    # The child must import this project's packages (the checkout the analysis runs from).
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def sparse_convert(model_dir: Path, out: Path) -> None:
+    """Run ``python -m trainables.sparse convert MODEL_DIR --out OUT`` (issue 15's CLI)."""
+    result = subprocess.run([sys.executable, "-m", "trainables.sparse", "convert",
+                             str(model_dir), "--out", str(out)],
+                            capture_output=True, text=True, env=_child_env())
+    if result.returncode != 0:
+        if "No module named trainables.sparse" in result.stderr:
+            raise AnalysisError("--sparse needs `python -m trainables.sparse convert`, which "
+                                "this installation lacks; export without --sparse")
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise AnalysisError(f"python -m trainables.sparse convert failed: {last}")
+
+
+def export(experiment: str, out: str, *, trial: str | None = None, knee: bool = False,
+           target: float | None = None, sparse: bool = False, df: Any = None) -> tuple[Any, str]:
+    """Export one trial of a local experiment into the new folder ``out``.
+
+    The folder is built next to ``out`` under a temporary name and renamed into place, so
+    an interrupted export leaves no half-written model behind.
+
+    Returns:
+        (the trial's final row, how the folder was made).
+
+    Raises:
+        AnalysisError: bad input (see :func:`select_trial`, :func:`checkpoint_folder`), or
+            ``out`` exists and is not empty.
+    """
+    from analysis.io import experiment_info
+    from analysis.io import read_experiment
+
+    if "://" in experiment:
+        raise AnalysisError(f"export reads local experiment folders only, not {experiment}")
+    target_dir = Path(out).expanduser().resolve()
+    if target_dir.exists() and (not target_dir.is_dir() or any(target_dir.iterdir())):
+        raise AnalysisError(f"--out {out} already exists and is not empty; give a new folder")
+    df = read_experiment(experiment) if df is None else df
+    row = select_trial(df, trial, knee, target)
+    checkpoint = checkpoint_folder(Path(experiment).expanduser().resolve(), row)
+    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target_dir.name}-", dir=target_dir.parent) as tmp:
+        stock = Path(tmp) / "stock"
+        stock.mkdir()
+        how = build_folder(checkpoint, row, stock)
+        (stock / CARD).write_text(model_card(row, experiment_info(experiment), checkpoint))
+        final = stock
+        if sparse:
+            final = Path(tmp) / "sparse"
+            sparse_convert(stock, final)
+            if not (final / CARD).exists():
+                shutil.copy2(stock / CARD, final / CARD)
+            how += "; converted by trainables.sparse"
+        if target_dir.exists():
+            target_dir.rmdir()  # empty (checked above)
+        os.replace(final, target_dir)
+    return row, how
