@@ -86,7 +86,7 @@ def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
 @torch.no_grad()
 def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
              min_gain: float = MIN_GAIN, max_density: float = MAX_DENSITY,
-             ) -> tuple[nn.Module, SparsePlan]:
+             bf16: bool = False) -> tuple[nn.Module, SparsePlan]:
     """Swap each ``nn.Linear`` of ``model`` for its fastest storage, in place.
 
     Args:
@@ -95,6 +95,7 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
         cache: timing verdicts to reuse and extend; in-process only by default.
         min_gain: how much faster a sparse kernel must be to replace dense.
         max_density: linears denser than this stay dense without timing.
+        bf16: the model will run under bf16 autocast: time the candidates that way.
 
     Returns:
         ``(model, plan)``; ``model`` is the argument, changed in place.
@@ -106,7 +107,8 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
     cache = cache or TimingCache(None, device)
     plan = SparsePlan(device=str(device), tokens=tokens, threads=torch.get_num_threads())
     for name, linear in linears:
-        choice = choose_kernel(linear, tokens, cache, min_gain=min_gain, max_density=max_density)
+        choice = choose_kernel(linear, tokens, cache, min_gain=min_gain,
+                               max_density=max_density, bf16=bf16)
         plan.layers[name] = {"shape": list(linear.weight.shape), **choice_record(choice)}
         if choice.kernel != DENSE:
             _set_module(model, name, build_kernel(linear, choice.kernel))

@@ -68,9 +68,11 @@ class CsrLinear(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         flat = inputs.reshape(-1, self.in_features)
         columns = flat.t().contiguous() if self.contiguous else flat.t()
-        # the CSR product has no autocast rule: run it in the weight's dtype
+        # in the weight's dtype, outside autocast: autocast would cast the CSR weight to bf16
+        # on every call (addmm is on its lower-precision list)
         columns = columns.to(self.weight_csr.dtype)
-        out = torch.addmm(self.bias_column, self.weight_csr, columns).t()
+        with torch.autocast(device_type=inputs.device.type, enabled=False):
+            out = torch.addmm(self.bias_column, self.weight_csr, columns).t()
         return out.reshape(*inputs.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:

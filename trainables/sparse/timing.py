@@ -129,9 +129,9 @@ def density_of(weight: torch.Tensor) -> float:
     return float((weight != 0).sum()) / max(weight.numel(), 1)
 
 
-def cache_key(linear: nn.Linear, density: float, tokens: int) -> str:
+def cache_key(linear: nn.Linear, density: float, tokens: int, bf16: bool = False) -> str:
     weight = linear.weight
-    dtype = str(weight.dtype).removeprefix("torch.")
+    dtype = str(weight.dtype).removeprefix("torch.") + ("|autocast-bf16" if bf16 else "")
     return f"{weight.shape[0]}x{weight.shape[1]}|density{density:.2f}|tokens{tokens}|{dtype}"
 
 
@@ -156,7 +156,7 @@ def time_calls(calls: dict[str, Callable[[], Any]], device: torch.device, *, rou
 @torch.no_grad()
 def choose_kernel(linear: nn.Linear, tokens: int, cache: TimingCache, *,
                   min_gain: float = MIN_GAIN, max_density: float = MAX_DENSITY,
-                  rounds: int = 5) -> Choice:
+                  rounds: int = 5, bf16: bool = False) -> Choice:
     """Dense or the fastest sparse kernel for ``linear`` on a ``tokens x in_features`` input.
 
     Args:
@@ -166,6 +166,7 @@ def choose_kernel(linear: nn.Linear, tokens: int, cache: TimingCache, *,
         min_gain: the factor a sparse kernel must beat dense by.
         max_density: layers denser than this stay dense untimed.
         rounds: timed calls per candidate.
+        bf16: time under bf16 autocast (as the model will run): dense gets faster there.
     """
     weight = linear.weight
     density = density_of(weight)
@@ -175,10 +176,10 @@ def choose_kernel(linear: nn.Linear, tokens: int, cache: TimingCache, *,
     if density > max_density:
         return Choice(DENSE, density, None, None,
                       f"density {density:.2f} > {max_density}: sparse storage does not pay")
-    key = cache_key(linear, density, tokens)
+    key = cache_key(linear, density, tokens, bf16)
     found = cache.get(key)
     if found is None:
-        found = _measure(linear, kernels, tokens, rounds)
+        found = _measure(linear, kernels, tokens, rounds, bf16)
         cache.put(key, found)
     times = found["ms"]
     dense_ms = times[DENSE]
@@ -190,15 +191,23 @@ def choose_kernel(linear: nn.Linear, tokens: int, cache: TimingCache, *,
                   f"best sparse ({best}) only {gain:.2f}x (< {min_gain}x): dense kept")
 
 
-def _measure(linear: nn.Linear, kernels: tuple[str, ...], tokens: int,
-             rounds: int) -> dict[str, Any]:
+def _measure(linear: nn.Linear, kernels: tuple[str, ...], tokens: int, rounds: int,
+             bf16: bool = False) -> dict[str, Any]:
+    from trainables.runtime import autocast
+
     weight = linear.weight
     generator = torch.Generator().manual_seed(0)  # leaves the global random state alone
     inputs = torch.randn(tokens, linear.in_features, generator=generator, dtype=weight.dtype)
     inputs = inputs.to(weight.device)
     modules = {DENSE: linear, **{k: build_kernel(linear, k) for k in kernels}}
-    calls = {name: (lambda m=module: m(inputs)) for name, module in modules.items()}
-    times = time_calls(calls, weight.device, rounds=rounds)
+    def call(module: nn.Module) -> Callable[[], Any]:
+        def run() -> Any:
+            with autocast(weight.device, bf16):
+                return module(inputs)
+        return run
+
+    times = time_calls({name: call(m) for name, m in modules.items()}, weight.device,
+                       rounds=rounds)
     return {"ms": times, "measured_at": time.time()}
 
 
