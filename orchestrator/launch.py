@@ -110,6 +110,10 @@ def launch(args: argparse.Namespace) -> int:
     from search_spaces import get_profile
 
     space = _space(args.space)
+    if getattr(args, "objectives", None):  # measured speed-up as an objective (issue 15)
+        from orchestrator.objectives import with_objectives
+
+        space = with_objectives(space, args.objectives)
     name = args.name or default_name(space.name, args.profile)
     experiment = Experiment.at(args.storage, name)
     experiment.storage.check_writable()
@@ -120,6 +124,10 @@ def launch(args: argparse.Namespace) -> int:
     sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
                            data_dir=args.data_dir,
                            storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
+    if getattr(args, "objectives", None):
+        from orchestrator.objectives import check_measured
+
+        check_measured(space, sweep.settings)
     num_samples = args.num_samples or get_profile(args.profile).num_samples
     if num_samples < 1:
         raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")
