@@ -101,3 +101,16 @@ def test_semi_structured_equals_dense_on_a_two_four_mask():
     torch.testing.assert_close(sparse(x), linear(x), atol=1e-2, rtol=1e-2)
     choice = choose_kernel(linear, 64, TimingCache(None, "cuda"), max_density=1.0)
     assert choice.kernel in ("dense", "semi_structured") and choice.dense_ms is not None
+
+
+def test_sparse_and_dense_layers_mix_under_bf16_autocast(tokens):
+    baked = baked_tiny(keep=0.1)
+    mixed = copy.deepcopy(baked)
+    for layer in mixed.bert.encoder.layer:  # sparse queries meet dense keys in attention
+        layer.attention.self.query = kernels.build_kernel(layer.attention.self.query,
+                                                          "csr_addmm")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got = mixed(**tokens).logits
+        expected = baked(**tokens).logits
+    assert got.dtype == expected.dtype
+    torch.testing.assert_close(got.float(), expected.float(), atol=5e-2, rtol=5e-2)

@@ -71,9 +71,14 @@ class CsrLinear(nn.Module):
         # in the weight's dtype, outside autocast: autocast would cast the CSR weight to bf16
         # on every call (addmm is on its lower-precision list)
         columns = columns.to(self.weight_csr.dtype)
-        with torch.autocast(device_type=inputs.device.type, enabled=False):
+        device_type = inputs.device.type
+        with torch.autocast(device_type=device_type, enabled=False):
             out = torch.addmm(self.bias_column, self.weight_csr, columns).t()
-        return out.reshape(*inputs.shape[:-1], self.out_features)
+        # the dtype a dense linear would return, so a sparse query meets a dense key in the
+        # same dtype inside attention
+        dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(
+            device_type) else inputs.dtype
+        return out.to(dtype).reshape(*inputs.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         nnz = self.weight_csr.values().numel()
