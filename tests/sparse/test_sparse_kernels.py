@@ -114,3 +114,15 @@ def test_sparse_and_dense_layers_mix_under_bf16_autocast(tokens):
         expected = baked(**tokens).logits
     assert got.dtype == expected.dtype
     torch.testing.assert_close(got.float(), expected.float(), atol=5e-2, rtol=5e-2)
+
+
+def test_query_key_value_return_row_major_outputs_for_fused_attention(tokens):
+    from trainables.sparse.convert import feeds_attention
+
+    sparse, _ = sparsify(baked_tiny(keep=0.1), 64, min_gain=0.0, max_density=1.0)
+    attention = sparse.bert.encoder.layer[0].attention
+    x = torch.randn(2, 5, 32)
+    assert attention.self.query(x).is_contiguous() and attention.self.value(x).is_contiguous()
+    assert attention.self.query.contiguous_output and not attention.output.dense.contiguous_output
+    assert feeds_attention("bert.encoder.layer.3.attention.self.key")
+    assert not feeds_attention("bert.encoder.layer.3.intermediate.dense")

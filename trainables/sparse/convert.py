@@ -77,6 +77,13 @@ class SparsePlan:
         return line
 
 
+def feeds_attention(name: str) -> bool:
+    """Whether linear ``name`` is a query, key or value projection (BERT's layout table)."""
+    from trainables.models import HEAD_ROW_ROLES, LINEAR_ROLES
+
+    return name.endswith(tuple("." + LINEAR_ROLES[role] for role in HEAD_ROW_ROLES))
+
+
 def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, attr = name.rpartition(".")
     parent = root.get_submodule(parent_name) if parent_name else root
@@ -111,7 +118,7 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
                                max_density=max_density, bf16=bf16)
         plan.layers[name] = {"shape": list(linear.weight.shape), **choice_record(choice)}
         if choice.kernel != DENSE:
-            _set_module(model, name, build_kernel(linear, choice.kernel))
+            _set_module(model, name, build_kernel(linear, choice.kernel, feeds_attention(name)))
     return model, plan
 
 
@@ -127,7 +134,8 @@ def apply_plan(model: nn.Module, plan: SparsePlan) -> nn.Module:
         if abs(density - record["density"]) > 1e-6:
             raise ValueError(f"{name}: density {density:.4f} differs from the plan's "
                              f"{record['density']:.4f} (weights changed since conversion?)")
-        _set_module(model, name, build_kernel(linear, record["kernel"]))
+        _set_module(model, name,
+                    build_kernel(linear, record["kernel"], feeds_attention(name)))
     return model
 
 

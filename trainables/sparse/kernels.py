@@ -45,12 +45,17 @@ class CsrLinear(nn.Module):
     Args:
         linear: the baked linear whose zeros become implicit.
         contiguous: copy ``x^T`` to contiguous memory before the product (``csr_addmm_t``).
+        contiguous_output: return a row-major result. The product comes out transposed
+            (column-major); attention's fused CPU kernel needs the head dimension contiguous
+            and otherwise falls back to the slower unfused path, so the query, key and value
+            projections pay for the copy; other layers' consumers do not care.
     """
 
-    def __init__(self, linear: nn.Linear, contiguous: bool = False) -> None:
+    def __init__(self, linear: nn.Linear, contiguous: bool = False,
+                 contiguous_output: bool = False) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.contiguous = contiguous
+        self.contiguous, self.contiguous_output = contiguous, contiguous_output
         weight = linear.weight.detach()
         with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state", per layer
             warnings.simplefilter("ignore", UserWarning)
@@ -74,6 +79,8 @@ class CsrLinear(nn.Module):
         device_type = inputs.device.type
         with torch.autocast(device_type=device_type, enabled=False):
             out = torch.addmm(self.bias_column, self.weight_csr, columns).t()
+        if self.contiguous_output:
+            out = out.contiguous()
         # the dtype a dense linear would return, so a sparse query meets a dense key in the
         # same dtype inside attention
         dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(
@@ -136,12 +143,14 @@ class SemiStructuredLinear(nn.Module):
         return out.reshape(*inputs.shape[:-1], self.out_features)
 
 
-def build_kernel(linear: nn.Linear, kernel: str) -> nn.Module:
-    """``linear`` itself for ``dense``, else a sparse module computing the same product."""
+def build_kernel(linear: nn.Linear, kernel: str, contiguous_output: bool = False) -> nn.Module:
+    """``linear`` itself for ``dense``, else a sparse module computing the same product
+    (``contiguous_output``: see :class:`CsrLinear`)."""
     if kernel == DENSE:
         return linear
     if kernel in CPU_KERNELS:
-        return CsrLinear(linear, contiguous=kernel == CPU_KERNELS[1])
+        return CsrLinear(linear, contiguous=kernel == CPU_KERNELS[1],
+                         contiguous_output=contiguous_output)
     if kernel in CUDA_KERNELS:
         return SemiStructuredLinear(linear)
     raise ValueError(f"`kernel` must be one of {KERNELS}, but got {kernel=!r}")
