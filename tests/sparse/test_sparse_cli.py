@@ -64,3 +64,21 @@ def test_load_sparse_refuses_changed_weights(model_dir, tmp_path):
     (out / PLAN_FILE).write_text(json.dumps(plan))
     with pytest.raises(ValueError, match="differs from the plan"):
         load_sparse(out)
+
+
+def test_a_model_slower_sparse_than_dense_is_served_dense(model_dir, tmp_path, monkeypatch):
+    import trainables.latency
+
+    monkeypatch.setattr(trainables.latency, "paired_latency_ms", lambda *a, **k: {
+        "latency_ms": 2.0, "dense_latency_ms": 1.0, "speedup": 0.5})
+    import trainables.sparse.convert as convert
+
+    real = convert.sparsify
+    monkeypatch.setattr(convert, "sparsify", lambda model, tokens, **kwargs: real(
+        model, tokens, **kwargs, min_gain=0.0, max_density=1.0))  # every layer wins alone
+    out = tmp_path / "served"
+    assert main(["convert", str(model_dir), "--out", str(out), "--batch-size", "2",
+                 "--length", "8", "--no-cache"]) == 0
+    plan = read_plan(out)
+    assert plan.sparse_layers() == [] and plan.speed["kept_dense"] is True
+    assert "kept dense" in plan.layers["bert.encoder.layer.0.attention.self.query"]["reason"]

@@ -56,6 +56,19 @@ def _check(args: argparse.Namespace) -> str | None:
     return None
 
 
+def keep_dense(plan) -> None:
+    """The whole model ran slower sparse than dense: serve it dense (never slower).
+
+    Layers can each win alone and still lose together (the transposed outputs cost copies
+    downstream), so the per-layer verdicts are overruled; the measured figures stay.
+    """
+    slower = plan.speed["speedup"]
+    for record in plan.layers.values():
+        if record["kernel"] != "dense":
+            record.update(kernel="dense", reason=f"whole model {slower:.2f}x sparse: kept dense")
+    plan.speed["kept_dense"] = True
+
+
 def convert(args: argparse.Namespace) -> int:
     """Copy, sparsify, measure, write; returns the exit code."""
     import torch
@@ -85,6 +98,8 @@ def convert(args: argparse.Namespace) -> int:
                               batch_size=args.batch_size)
     plan.speed = {**speed, "batch_size": args.batch_size, "length": args.length,
                   "threads": args.threads, "max_abs_diff": diff}
+    if speed["speedup"] < 1.0 and plan.sparse_layers():
+        keep_dense(plan)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:

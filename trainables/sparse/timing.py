@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -138,7 +137,12 @@ def cache_key(linear: nn.Linear, density: float, tokens: int, bf16: bool = False
 @torch.no_grad()
 def time_calls(calls: dict[str, Callable[[], Any]], device: torch.device, *, rounds: int = 5,
                warmup: int = 1) -> dict[str, float]:
-    """Median ms of each call, one call of each per round (alternating) after ``warmup``."""
+    """Fastest ms of each call, one call of each per round (alternating) after ``warmup``.
+
+    The minimum, not the median: a single matmul is short, and on a shared machine
+    interference only ever adds time (with the median, layers of one shape and density came
+    out dense in one run and sparse in the next); the whole model's latency stays a median.
+    """
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for index in range(warmup + rounds):
         for name, call in calls.items():
@@ -150,7 +154,7 @@ def time_calls(calls: dict[str, Callable[[], Any]], device: torch.device, *, rou
                 torch.cuda.synchronize(device)
             if index >= warmup:
                 samples[name].append(time.perf_counter() - start)
-    return {name: 1000.0 * statistics.median(times) for name, times in samples.items()}
+    return {name: 1000.0 * min(times) for name, times in samples.items()}
 
 
 @torch.no_grad()
