@@ -125,9 +125,10 @@ def launch(args: argparse.Namespace) -> int:
                            data_dir=args.data_dir,
                            storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
     if getattr(args, "objectives", None):
-        from orchestrator.objectives import check_measured
+        from orchestrator.objectives import allow_final_only_metrics, check_measured
 
         check_measured(space, sweep.settings)
+        allow_final_only_metrics(space.metrics)
     num_samples = args.num_samples or get_profile(args.profile).num_samples
     if num_samples < 1:
         raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")

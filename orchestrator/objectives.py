@@ -14,6 +14,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Iterable
 from typing import Any
 
 from orchestrator.errors import UsageError
@@ -40,6 +42,10 @@ def parse_objectives(text: str) -> tuple[tuple[str, str], ...]:
                          f"reported metric; choose from {', '.join(REPORTED)}")
     if len(set(names)) != len(names):
         raise UsageError(f"--objectives {text!r} names a metric twice")
+    if len(names) == 1 and names[0] in MEASURED:
+        # one objective is reported to Optuna at every evaluation; these exist at the end only
+        raise UsageError(f"--objectives {text!r}: {names[0]} is measured once, at the end; "
+                         "pair it with another metric, e.g. score,speedup")
     return tuple((name, REPORTED[name]) for name in names)
 
 
@@ -58,3 +64,14 @@ def check_measured(space: Any, settings: dict[str, Any]) -> None:
         raise UsageError(f"--objectives {','.join(space.metrics)} needs measure_latency, but "
                          "these settings switch it off (the smoke profile does); add "
                          "--set measure_latency=true")
+
+
+def allow_final_only_metrics(metrics: Iterable[str]) -> None:
+    """Let Tune accept intermediate rows without the measured objectives.
+
+    Tune checks that every result holds every metric the searcher optimises; ``speedup``
+    and ``latency_ms`` exist in the final row only (the multi-objective searcher reads only
+    that row). Call in the driver before the sweep starts or resumes.
+    """
+    if any(metric in MEASURED for metric in metrics):
+        os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"

@@ -21,7 +21,7 @@ def test_parse_gives_each_metric_its_direction():
     assert parse_objectives("score, weight_sparsity,speedup") == (
         ("score", "max"), ("weight_sparsity", "max"), ("speedup", "max"))
     assert parse_objectives("score,latency_ms")[1] == ("latency_ms", "min")
-    for bad in ("", "score,score", "score,throughput"):
+    for bad in ("", "score,score", "score,throughput", "speedup"):
         with pytest.raises(UsageError):
             parse_objectives(bad)
 
@@ -46,3 +46,15 @@ def test_speedup_without_latency_measurement_is_refused(capsys, tmp_path):
                          "--storage", str(tmp_path), "--objectives", "score,speedup")
     assert "needs measure_latency" in line and "--set measure_latency=true" in line
     assert not any(tmp_path.iterdir())
+
+
+def test_final_only_metrics_relax_tunes_per_result_check(monkeypatch):
+    from orchestrator.objectives import allow_final_only_metrics
+
+    monkeypatch.delenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", raising=False)
+    allow_final_only_metrics(["score", "weight_sparsity"])
+    import os
+
+    assert "TUNE_DISABLE_STRICT_METRIC_CHECKING" not in os.environ
+    allow_final_only_metrics(["score", "speedup"])
+    assert os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] == "1"
