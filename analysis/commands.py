@@ -177,6 +177,7 @@ def pareto(
     }
     if not args.no_plot:
         files.update(_figures(fronts, summary, args.experiments, notes, pinned))
+    files.update(speedup_view(df, objectives, group_by, plot=not args.no_plot))
     header = (f"{len(args.experiments)} experiment(s), "
               f"{int(summary.group_rows()['trials'].sum())} trials; {read_note(df)}")
     if pinned:
@@ -197,6 +198,29 @@ def _figures(fronts: Any, summary: Any, sources: Sequence[str], notes: Sequence[
         "index.html": html.pareto_html(fronts, summary, sources, notes,
                                        pinned).encode("utf-8"),
     }
+
+
+def speedup_view(df: Any, objectives: Mapping[str, str], group_by: Sequence[str], *,
+                 plot: bool = True) -> dict[str, bytes]:
+    """Score against measured speed-up, next to the main view, when trials measured it.
+
+    A pruned model's sparsity says how much was removed, its ``speedup`` what that buys at
+    inference (CAP through sparse kernels, SMP through removed heads); the two fronts differ.
+    Empty when ``speedup`` is already an axis or no row carries it (smoke, or switched off).
+    """
+    from analysis import schema
+
+    if schema.SPEEDUP in objectives or schema.SPEEDUP not in df \
+            or not df[schema.SPEEDUP].notna().any():
+        return {}
+    score = schema.SCORE if schema.SCORE in objectives else list(objectives)[-1]
+    fronts = pareto_fronts(df, {schema.SPEEDUP: "max", score: objectives[score]}, group_by)
+    files = {"pareto_speedup.csv": report.csv_bytes(report.front_table(fronts))}
+    if plot:
+        from analysis import plot as plots
+
+        files["pareto_speedup.png"] = plots.pareto_png(fronts)
+    return files
 
 
 def history(

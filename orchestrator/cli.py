@@ -55,6 +55,9 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warm-start", metavar="EXPERIMENT",
                    help="seed the study with the finished trials of an earlier experiment of "
                    "the same space (a name under --storage, or a folder)")
+    p.add_argument("--objectives", metavar="M1,M2",
+                   help="replace the space's objectives, e.g. score,speedup or "
+                   "score,weight_sparsity,speedup (speedup: measured inference speed-up)")
     p.add_argument("--min-sparsity", type=float,
                    help="constraint: trials below this weight_sparsity are infeasible")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",

@@ -89,6 +89,10 @@ def launch(args: argparse.Namespace) -> int:
 
     check_launch_args(args)
     space = _space(args.space)
+    if getattr(args, "objectives", None):  # measured speed-up as an objective (issue 15)
+        from orchestrator.objectives import with_objectives
+
+        space = with_objectives(space, args.objectives)
     name = args.name or default_name(space.name, args.profile)
     experiment = Experiment.at(args.storage, name)
     experiment.storage.check_writable()
@@ -99,6 +103,11 @@ def launch(args: argparse.Namespace) -> int:
     sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
                            data_dir=args.data_dir,
                            storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
+    if getattr(args, "objectives", None):
+        from orchestrator.objectives import allow_final_only_metrics, check_measured
+
+        check_measured(space, sweep.settings)
+        allow_final_only_metrics(space.metrics)
     num_samples = args.num_samples or get_profile(args.profile).num_samples
     if num_samples < 1:
         raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")

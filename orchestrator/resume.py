@@ -44,6 +44,9 @@ def resume(args: argparse.Namespace) -> int:
         raise UsageError(f"experiment {args.name!r} has no Tune state to resume (it stopped "
                          "before its first trial started); launch it again under a new name")
     resources = Resources(**record.get("resources", {}))
+    from orchestrator.objectives import allow_final_only_metrics  # a --objectives speedup sweep
+
+    allow_final_only_metrics(metric for metric, _ in record.get("objectives", []))
     cluster = connect(args.address or record.get("address"), num_cpus=args.num_cpus,
                       include_dashboard=not args.no_dashboard,
                       dashboard_host=args.dashboard_host)

@@ -27,8 +27,9 @@ from torch import nn
 from trainables import checkpoint as ckpt
 from trainables.config import TrainConfig
 from trainables.data import TaskData, batches
-from trainables.evaluation import evaluate, logits_of, measure_latency_ms, task_loss
+from trainables.evaluation import evaluate, logits_of, task_loss
 from trainables.heartbeat import Heartbeat
+from trainables.latency import paired_latency_ms
 from trainables.lr_schedule import lr_multiplier
 from trainables.reporting import Reporter
 from trainables.runtime import autocast, to_device
@@ -76,6 +77,13 @@ class Hooks:
     # multi-objective early stopping only compares trials from that point on.
     sparsity_settled: Callable[[int], bool] = lambda step: True
     final_metrics: Callable[[nn.Module], Mapping[str, Any]] | None = None
+    # latency(model, eval_tensors, device, bf16) -> latency_ms, dense_latency_ms, speedup;
+    # called after final_metrics when measure_latency is on. Default: the model against its
+    # dense twin, alternating (SMP, dense); CAP times its baked model in sparse storage.
+    latency: Callable[[nn.Module, Mapping[str, torch.Tensor], torch.device, bool],
+                      Mapping[str, float]] = (
+        lambda model, tensors, device, bf16: paired_latency_ms(model, tensors, device=device,
+                                                               bf16=bf16))
     # extra checkpoint state: save(dir) / load(dir)
     save_extra: Callable[[Path], None] | None = None
     load_extra: Callable[[Path], None] | None = None
@@ -160,12 +168,11 @@ def fine_tune(
         metrics = evaluate(model, data, batch_size=cfg.eval_batch_size, device=device,
                            bf16=cfg.bf16, trim_padding=cfg.trim_padding, forward=hooks.forward)
         metrics.update(hooks.sparsity(model))
-        if final and cfg.measure_latency:
-            any_eval = next(iter(data.evals.values()))
-            metrics["latency_ms"] = measure_latency_ms(model, any_eval, device=device,
-                                                       bf16=cfg.bf16)
         if final and hooks.final_metrics:
             metrics.update(hooks.final_metrics(model))
+        if final and cfg.measure_latency:
+            any_eval = next(iter(data.evals.values()))
+            metrics.update(hooks.latency(model, any_eval, device, cfg.bf16))
         if hooks.after_eval:
             hooks.after_eval()
         elapsed = progress.elapsed_before_s + time.perf_counter() - start

@@ -18,7 +18,8 @@ def test_pair_times_both_models_and_keeps_the_random_state(make):
     model.train()
     state = torch.get_rng_state()
     times = paired_latency_ms(model, make(8), device=torch.device("cpu"), rounds=3)
-    assert set(times) == {"latency_ms", "dense_latency_ms"}
+    assert set(times) == {"latency_ms", "dense_latency_ms", "speedup"}
+    assert times["speedup"] == times["dense_latency_ms"] / times["latency_ms"]
     assert all(t > 0 for t in times.values())
     assert torch.equal(state, torch.get_rng_state()) and model.training  # nothing disturbed
     twin = dense_twin(model, torch.device("cpu"))

@@ -80,6 +80,7 @@ def test_reports_schema_metrics_every_eval(config):
     assert last["weight_sparsity"] == pytest.approx(expected_weight_sparsity(0.5))
     assert last["params_remaining"] == round(last["params_total"] * (1 - last["weight_sparsity"]))
     assert last["latency_ms"] > 0 and last["dense_latency_ms"] > 0
+    assert last["speedup"] == pytest.approx(last["dense_latency_ms"] / last["latency_ms"])
     assert "dense_latency_ms" not in rec.metrics[0]  # measured once, at the end
     S.rows_to_table([{k: v for k, v in m.items() if k in S.COLUMNS} for m in rec.metrics])
 

@@ -7,7 +7,9 @@ Per step (methods.md 2.4, 2.5, 2.9): set the threshold from the cubic schedule, 
 with AdamW groups (scores at ``mask_scores_learning_rate``, the rest at ``learning_rate``,
 weight decay 0 unless set) under the loop's one warm-up length. Every evaluation runs at the
 final threshold; the final one also bakes the masks into a plain BERT that the checkpoint
-carries as ``pruned_model/`` (safetensors).
+carries as ``pruned_model/`` (safetensors), and its latency is measured through the sparse
+path (:mod:`trainables.sparse`: each linear in dense or CSR storage, whichever ran faster)
+against the dense model, so ``speedup`` is what the zeros buy at inference.
 
 Example:
     >>> training = CapTraining(cfg, prep, model, state, teacher, plan, banks)  # doctest: +SKIP
@@ -19,6 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -34,6 +37,7 @@ from trainables.cap.schedule import lambda_at, threshold_at
 from trainables.cap.sparsity import count_remaining, head_sparsity
 from trainables.cap.teacher import log
 from trainables.finetune import Hooks
+from trainables.latency import latency_batch, paired_latency_ms
 from trainables.prepare import Prepared
 
 STATE_FILE = "cap_state.safetensors"  # the extra-examples generator of a checkpoint
@@ -159,6 +163,25 @@ class CapTraining:
             log(f"final: {self.banks.describe()}")
         return {"bank_bytes": bank_bytes}
 
+    def latency(self, model: nn.Module, tensors: Mapping[str, torch.Tensor],
+                device: torch.device, bf16: bool) -> dict[str, float]:
+        """The baked model in its fastest storage against its dense twin, alternating.
+
+        Runs after :meth:`final_metrics` (which bakes); timing verdicts are cached under the
+        storage root's artifacts, so later trials of a sweep mostly skip the per-layer timing.
+        """
+        from trainables.sparse import TimingCache, default_cache_dir, sparsify
+
+        baked = self.baked if self.baked is not None else bake_masks(copy.deepcopy(model))
+        baked = copy.deepcopy(baked).to(device).eval()
+        tokens = latency_batch(tensors, device)["input_ids"].numel()
+        cache = TimingCache(default_cache_dir(self.cfg.storage_root), device)
+        sparse, plan = sparsify(baked, tokens, cache=cache, bf16=bf16)
+        result = paired_latency_ms(sparse, tensors, device=device, bf16=bf16)
+        log(f"latency: {plan.summary()}; {result['latency_ms']:.1f} ms vs dense "
+            f"{result['dense_latency_ms']:.1f} ms ({result['speedup']:.2f}x)")
+        return result
+
     # -- checkpoints ---------------------------------------------------------------------
 
     def save_extra(self, directory: Path) -> None:
@@ -182,5 +205,5 @@ class CapTraining:
             on_step_start=self.on_step_start, on_epoch_start=self.on_epoch_start,
             before_eval=self.before_eval, after_eval=self.after_eval,
             sparsity=self.sparsity, sparsity_settled=self.settled,
-            final_metrics=self.final_metrics, save_extra=self.save_extra,
-            load_extra=self.load_extra)
+            final_metrics=self.final_metrics, latency=self.latency,
+            save_extra=self.save_extra, load_extra=self.load_extra)

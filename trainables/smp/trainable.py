@@ -5,7 +5,7 @@ shared ``smp_pruner``, meta-trained once per storage root, or a released checkpo
 keep-mask at the trial's ratio; (3) a fresh classifier with those heads physically removed;
 (4) the shared fine-tune loop, reporting score, ``head_sparsity``, ``weight_sparsity`` (the CAP
 counting rule) and parameter counts every evaluation, and the pruned and dense latencies at
-the end (measured in alternation, :mod:`~trainables.smp.latency`). The mask travels in every
+the end (measured in alternation, :mod:`~trainables.latency`). The mask travels in every
 checkpoint, so a resumed trial rebuilds the same architecture without scoring again.
 
 Example:
@@ -44,7 +44,6 @@ from trainables.smp.config import SmpConfig
 from trainables.smp.heads import encoder_param_counts
 from trainables.smp.heads import head_sparsity
 from trainables.smp.heads import prune_heads
-from trainables.smp.latency import paired_latency_ms
 from trainables.smp.masks import heads_kept
 from trainables.smp.masks import load_mask_json
 from trainables.smp.masks import save_mask_json
@@ -94,18 +93,11 @@ def trial_mask(cfg: SmpConfig, prep: Prepared) -> torch.Tensor:
 
 
 def smp_hooks(cfg: SmpConfig, model: nn.Module, keep: torch.Tensor, prep: Prepared) -> Hooks:
-    """The shared loop's hooks: fixed sparsity, the mask in checkpoints, paired latencies."""
+    """The shared loop's hooks: fixed sparsity and the mask in checkpoints."""
     total, remaining = encoder_param_counts(model)  # constant: the heads are gone for good
     sparsity = {"weight_sparsity": 1.0 - remaining / total, "head_sparsity": head_sparsity(keep),
                 "params_total": total, "params_remaining": remaining}
 
-    def final_metrics(pruned: nn.Module) -> dict[str, float]:
-        if not cfg.measure_latency:
-            return {}
-        # replaces the loop's sequential latency_ms with an alternating, like-for-like pair
-        tensors = next(iter(prep.data.evals.values()))
-        return paired_latency_ms(pruned, tensors, device=prep.device, bf16=cfg.bf16)
-
+    # latency: the loop's default, the pruned model against its dense twin, alternating
     return Hooks(method=METHOD, sparsity=lambda m: dict(sparsity),
-                 final_metrics=final_metrics,
                  save_extra=lambda directory: save_mask_json(keep, directory / MASK_FILE))

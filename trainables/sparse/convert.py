@@ -1,0 +1,178 @@
+"""Put a baked (masked) model's linears in the storage that runs fastest, and save/load that.
+
+:func:`sparsify` walks every ``nn.Linear`` of a model whose pruned weights are exact zeros (a
+CAP ``pruned_model/``, any baked or masked model), times dense against the sparse kernels of
+:mod:`trainables.sparse.kernels` at the serving batch size (:func:`choose_kernel`), and swaps
+in the winner; the returned :class:`SparsePlan` says what each layer got and why.
+
+On disk the sparse form is the stock Hugging Face folder (weights with their zeros, so any
+tool can still read it) plus :data:`PLAN_FILE`, naming the sparse layers, their kernel and
+the measured speed-up; :func:`load_sparse` rebuilds the sparse model from the two.
+
+Example:
+    >>> model, plan = sparsify(baked, tokens=32 * 128)                 # doctest: +SKIP
+    >>> plan.sparse_layers()[:1]                                        # doctest: +SKIP
+    ['bert.encoder.layer.0.attention.self.query']
+    >>> save_plan(plan, "served/")                                      # doctest: +SKIP
+    >>> model = load_sparse("served/")                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainables.sparse.kernels import DENSE
+from trainables.sparse.kernels import build_kernel
+from trainables.sparse.timing import MAX_DENSITY
+from trainables.sparse.timing import MIN_GAIN
+from trainables.sparse.timing import TimingCache
+from trainables.sparse.timing import choice_record
+from trainables.sparse.timing import choose_kernel
+
+PLAN_FILE = "sparse_layers.json"
+PLAN_VERSION = 1
+
+
+@dataclass
+class SparsePlan:
+    """Per linear: its kernel and the timing behind it; plus the whole model's speed-up."""
+
+    device: str
+    tokens: int
+    threads: int
+    torch_version: str = torch.__version__
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    speed: dict[str, float] = field(default_factory=dict)  # latency_ms, dense_latency_ms, speedup
+
+    def sparse_layers(self) -> list[str]:
+        return [name for name, rec in self.layers.items() if rec["kernel"] != DENSE]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": PLAN_VERSION, "device": self.device, "tokens": self.tokens,
+                "threads": self.threads, "torch_version": self.torch_version,
+                "sparse_layers": self.sparse_layers(), "speed": self.speed,
+                "layers": self.layers}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SparsePlan:
+        return cls(device=data["device"], tokens=data["tokens"], threads=data["threads"],
+                   torch_version=data.get("torch_version", "?"), layers=data["layers"],
+                   speed=data.get("speed", {}))
+
+    def summary(self) -> str:
+        sparse = self.sparse_layers()
+        line = f"{len(sparse)}/{len(self.layers)} linears sparse"
+        if self.speed:
+            line += (f"; {self.speed['latency_ms']:.1f} ms vs dense "
+                     f"{self.speed['dense_latency_ms']:.1f} ms: {self.speed['speedup']:.2f}x")
+        return line
+
+
+def feeds_attention(name: str) -> bool:
+    """Whether linear ``name`` is a query, key or value projection (BERT's layout table)."""
+    from trainables.models import HEAD_ROW_ROLES, LINEAR_ROLES
+
+    return name.endswith(tuple("." + LINEAR_ROLES[role] for role in HEAD_ROW_ROLES))
+
+
+def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, attr, module)
+
+
+@torch.no_grad()
+def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
+             min_gain: float = MIN_GAIN, max_density: float = MAX_DENSITY,
+             bf16: bool = False) -> tuple[nn.Module, SparsePlan]:
+    """Swap each ``nn.Linear`` of ``model`` for its fastest storage, in place.
+
+    Args:
+        model: a baked model (pruned weights are zeros) on the target device.
+        tokens: rows per linear call at serving time (batch size x sequence length).
+        cache: timing verdicts to reuse and extend; in-process only by default.
+        min_gain: how much faster a sparse kernel must be to replace dense.
+        max_density: linears denser than this stay dense without timing.
+        bf16: the model will run under bf16 autocast: time the candidates that way.
+
+    Returns:
+        ``(model, plan)``; ``model`` is the argument, changed in place.
+    """
+    if tokens < 1:
+        raise ValueError(f"`tokens` must be >= 1, but got {tokens=}")
+    linears = [(n, m) for n, m in model.named_modules() if type(m) is nn.Linear]
+    device = linears[0][1].weight.device if linears else torch.device("cpu")
+    cache = cache or TimingCache(None, device)
+    plan = SparsePlan(device=str(device), tokens=tokens, threads=torch.get_num_threads())
+    for name, linear in linears:
+        choice = choose_kernel(linear, tokens, cache, min_gain=min_gain,
+                               max_density=max_density, bf16=bf16)
+        plan.layers[name] = {"shape": list(linear.weight.shape), **choice_record(choice)}
+        if choice.kernel != DENSE:
+            _set_module(model, name, build_kernel(linear, choice.kernel, feeds_attention(name)))
+    return model, plan
+
+
+def apply_plan(model: nn.Module, plan: SparsePlan) -> nn.Module:
+    """Swap in the kernels ``plan`` names (no timing), in place; checks shapes and densities."""
+    for name in plan.sparse_layers():
+        record = plan.layers[name]
+        linear = model.get_submodule(name)
+        if type(linear) is not nn.Linear or list(linear.weight.shape) != record["shape"]:
+            raise ValueError(f"sparse plan names {name} {record['shape']}, but the model has "
+                             f"{type(linear).__name__} there")
+        density = float((linear.weight != 0).sum()) / linear.weight.numel()
+        if abs(density - record["density"]) > 1e-6:
+            raise ValueError(f"{name}: density {density:.4f} differs from the plan's "
+                             f"{record['density']:.4f} (weights changed since conversion?)")
+        _set_module(model, name,
+                    build_kernel(linear, record["kernel"], feeds_attention(name)))
+    return model
+
+
+def save_plan(plan: SparsePlan, directory: Path | str) -> Path:
+    """Write :data:`PLAN_FILE` into ``directory`` atomically; returns its path."""
+    path = Path(directory) / PLAN_FILE
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sparse-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(plan.to_json(), handle, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def read_plan(directory: Path | str) -> SparsePlan:
+    path = Path(directory) / PLAN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} has no {PLAN_FILE}: not a sparse model folder "
+                                "(write one with `python -m trainables.sparse convert`)")
+    return SparsePlan.from_json(json.loads(path.read_text()))
+
+
+def load_sparse(directory: Path | str, *, device: str | torch.device = "cpu",
+                remeasure: bool = False, cache: TimingCache | None = None) -> nn.Module:
+    """Load a folder written by ``python -m trainables.sparse convert``, in eval mode.
+
+    Args:
+        directory: the Hugging Face folder with :data:`PLAN_FILE`.
+        device: where to run it.
+        remeasure: time every layer again on this machine instead of trusting the plan
+            (another CPU or thread count can change the verdicts).
+        cache: timing verdicts for ``remeasure``.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    plan = read_plan(directory)
+    model = AutoModelForSequenceClassification.from_pretrained(str(directory))
+    model = model.to(device).eval()
+    if remeasure:
+        return sparsify(model, plan.tokens, cache=cache)[0]
+    return apply_plan(model, plan)
