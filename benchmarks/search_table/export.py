@@ -10,7 +10,8 @@ and appends one CSV row per evaluation to ``benchmarks/search_table/<space>.csv`
 is append-only: rows already there (same experiment, trial and step) are never rewritten, and
 the new file replaces the old one atomically. ``--repeats`` experiments hold configurations
 of the main sweep run again with other seeds (to measure noise); their rows carry
-``repeat = 1`` and ``repeat_of`` = the trial of the main sweep with the same hyper-parameters.
+``repeat = 1`` and ``repeat_of`` = ``experiment/trial`` of the main sweep's trial with the same
+hyper-parameters.
 
 Columns: space, experiment, trial_id, seed, repeat, repeat_of, status, step, total_steps,
 fraction (step / total_steps), sparsity_settled, is_final, score, weight_sparsity,
@@ -106,13 +107,13 @@ def trial_rows(experiment_dir: Path, repeat_of: dict[str, str] | None = None) ->
 
 
 def match_repeats(main_rows: list[dict], repeat_rows: list[dict]) -> dict[str, str]:
-    """Repeat trial id -> the main trial with the same searched values (first match)."""
+    """Repeat trial id -> ``experiment/trial`` of the main trial with the same searched values."""
     def key(row: dict) -> tuple:
         return tuple(sorted((k, _fmt(v)) for k, v in row.items() if k.startswith("param_")))
 
     main = {}
     for row in main_rows:
-        main.setdefault(key(row), row["trial_id"])
+        main.setdefault(key(row), f"{row['experiment']}/{row['trial_id']}")
     return {row["trial_id"]: main.get(key(row), "") for row in repeat_rows}
 
 
