@@ -317,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="fewer seeds for an expensive sampler, e.g. gp=5")
     parser.add_argument("--min-sparsity", type=float,
                         help="replay --min-sparsity: a constraint the samplers respect")
+    parser.add_argument("--noise", choices=("repeats", "heldout"), default="repeats",
+                        help="seed noise of a simulated trial: from the table's repeats (none "
+                        "without them), or the surrogate's held-out RMSE (an upper bound)")
     parser.add_argument("--force", action="store_true",
                         help="run even where the surrogate fails its accuracy check (marked)")
     parser.add_argument("--json", help="write every summary here")
@@ -369,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         reference_score = chance_level(task) or 0.0
         try:
             surrogate = fit(table, space)
+            if args.noise == "heldout":
+                surrogate.use_heldout_noise()
             print(f"# {space_name} ({path.name}): {surrogate.describe()}")
             check_accuracy(surrogate)
         except SurrogateError as exc:

@@ -13,7 +13,8 @@ trial with given hyper-parameters would have reported, instead of training it. T
 - **Noise.** Configurations run again with other seeds (``repeat`` rows) give a pooled
   within-configuration standard deviation per objective; each simulated trial draws one
   Gaussian offset per objective (the same along its curve, since a seed shifts a whole run).
-  Without repeats there is no noise (said in :meth:`Surrogate.describe`).
+  Without repeats there is no noise, or (``--noise heldout``) the held-out RMSE stands in
+  as an upper bound (said in :meth:`Surrogate.describe`).
 - **Honesty.** :func:`cross_validate` reports R^2 and Spearman's rank correlation of the final
   values on trials the forests did not see (k-fold); :func:`check_accuracy` refuses a
   surrogate below :data:`MIN_R2` / :data:`MIN_SPEARMAN` for any objective.
@@ -165,6 +166,7 @@ class Surrogate:
     num_trials: int = 0
     num_repeats: int = 0
     accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
+    noise_source: str = ""
 
     def features(self, values: Mapping[str, Any]) -> np.ndarray:
         return np.array([f for p in self.params for f in p.features(values[p.name])])
@@ -194,14 +196,21 @@ class Surrogate:
                 "mean": {obj: mean[obj] for obj in OBJECTIVES},
                 "cost_s": cost * self.cost_fractions}
 
+    def use_heldout_noise(self) -> None:
+        """Noise = the held-out RMSE of each final objective: an upper bound on the seed noise
+        (it also holds the model's error), for tables without repeats."""
+        self.noise = {obj: acc["rmse"] for obj, acc in self.accuracy.items()}
+        self.noise_source = "held-out RMSE (upper bound; no repeats)"
+
     def describe(self) -> str:
         acc = "; ".join(f"{obj}: R^2 {a['r2']:.3f}, Spearman {a['spearman']:.3f}"
                         for obj, a in self.accuracy.items())
-        noise = ", ".join(f"{obj} {s:.4f}" for obj, s in self.noise.items()) \
-            if self.num_repeats else "none (no repeats in the table)"
+        source = self.noise_source or (
+            f"{self.num_repeats} repeat trials" if self.num_repeats else "no repeats")
+        noise = ", ".join(f"{obj} {s:.4f}" for obj, s in self.noise.items())
         return (f"random forests on {self.num_trials} trials, fractions "
                 f"{[round(float(f), 3) for f in self.fractions]}; held-out {acc}; "
-                f"noise sd {noise} ({self.num_repeats} repeat trials)")
+                f"noise sd {noise} ({source})")
 
 
 class FlatForest:
@@ -294,7 +303,8 @@ def cross_validate(x: np.ndarray, targets: Mapping[str, np.ndarray], *, seed: in
         for train, test in KFold(folds, shuffle=True, random_state=seed).split(x):
             predicted[test] = _forest(seed).fit(x[train], y[train]).predict(x[test])
         rho = spearmanr(y, predicted).statistic if np.ptp(y) > 0 else float("nan")
-        result[obj] = {"r2": float(r2_score(y, predicted)), "spearman": float(rho)}
+        result[obj] = {"r2": float(r2_score(y, predicted)), "spearman": float(rho),
+                       "rmse": float(np.sqrt(np.mean((y - predicted) ** 2)))}
     return result
 
 
