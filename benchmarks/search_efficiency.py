@@ -2,7 +2,8 @@
 
     python benchmarks/search_efficiency.py [--table benchmarks/search_table/cap_soft_sst2.csv ...]
         [--samplers tpe,nsga2,gp,random,qmc] [--seeds 20] [--max-trials 64]
-        [--early-stop both|on|off] [--min-sparsity X] [--json OUT] [--force]
+        [--early-stop both|on|off] [--seeds-for gp=5] [--noise repeats|heldout]
+        [--min-sparsity X] [--json OUT] [--force]
 
 For every table (one space each) it fits the surrogate (``benchmarks/search_surrogate.py``:
 random forests over the recorded learning curves, the seed noise measured by repeats),
@@ -400,8 +401,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.max_trials} trials; compute to 95% {e['compute_to_target_es']:.0f} s "
                   f"vs {e['compute_to_target_no_es']:.0f} s without")
         report[space_name] = {"surrogate": surrogate.describe(), "accuracy": surrogate.accuracy,
-                              "reference_hv": ref_hv, "attainable_hv": attainable, "results": results,
-                              "early_stop": effect, "forced": bool(args.force)}
+                              "reference_hv": ref_hv, "attainable_hv": attainable,
+                              "results": results, "early_stop": effect,
+                              "forced": bool(args.force)}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=_plain))
     return status
