@@ -70,8 +70,8 @@ def search_controls(args: argparse.Namespace, sweep: SweepSettings, storage: Any
         if not 0 <= args.min_sparsity < 1:
             raise UsageError(f"--min-sparsity must be in [0, 1), but got {args.min_sparsity}")
         constraints.append(("weight_sparsity", ">=", args.min_sparsity))
-    if constraints and args.sampler == "random":
-        raise UsageError("the random sampler ignores constraints; use tpe, nsga2 or gp")
+    if constraints and args.sampler in ("random", "qmc"):
+        raise UsageError(f"the {args.sampler} sampler ignores constraints; use tpe, nsga2 or gp")
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError(f"--time-budget must be > 0 seconds, but got {args.time_budget}")
     warm = ()

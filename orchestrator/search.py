@@ -18,7 +18,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from orchestrator.errors import UsageError
 
-SAMPLERS = ("tpe", "nsga2", "gp", "random")
+SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc")
 TUNE_TRIAL_ATTR = "tune_trial_id"
 
 
@@ -54,6 +54,17 @@ def make_sampler(name: str, seed: int | None, num_objectives: int,
         if constrained:
             raise UsageError("the random sampler ignores constraints; use tpe, nsga2 or gp")
         return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        # A space-filling design (scrambled Sobol, seeded): what recorded benchmark tables
+        # use. Like random it ignores constraints; categoricals fall back to random draws.
+        if constrained:
+            raise UsageError("the qmc sampler ignores constraints; use tpe, nsga2 or gp")
+        import warnings
+
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.0; stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed,
+                                              warn_independent_sampling=False)
     raise UsageError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
 
 

@@ -87,6 +87,7 @@ def test_warm_start_from_another_space(ray_local, capsys, tmp_path):
     (["--sampler", "cmaes"], "--sampler 'cmaes' is not one of"),
     (["--min-sparsity", "1.5"], "--min-sparsity must be in [0, 1)"),
     (["--sampler", "random", "--min-sparsity", "0.5"], "random sampler ignores constraints"),
+    (["--sampler", "qmc", "--min-sparsity", "0.5"], "qmc sampler ignores constraints"),
     (["--time-budget", "0"], "--time-budget must be > 0"),
 ])
 def test_bad_search_controls(capsys, tmp_path, args, message):

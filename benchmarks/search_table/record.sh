@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Record (or resume) one space of the search table as a sweep of the product itself.
+#   benchmarks/search_table/record.sh cap_soft_sst2|smp_sst2 [STORAGE]
+# The sweep runs 1 trial at a time on 1 CPU, hyper-parameters from a scrambled Sobol design
+# (--sampler qmc --seed 0), no early stopping, every evaluation recorded. Rerunning the
+# script after an interruption resumes the sweep (`orchestrator resume`).
+set -euo pipefail
+space=${1:?usage: record.sh cap_soft_sst2|smp_sst2 [STORAGE]}
+storage=${2:-/work/search-table-runs}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+py=${PYTHON:-$repo/../main/.venv/bin/python}
+export PYTHONPATH=$repo HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS=1
+name=search-table-${space//_/-}
+# The reduced dev budget: MiniLM, length 32, fp32 (bf16 autocast is ~10x slower on this
+# machine's CPUs, which lack bf16 instructions), 500 training examples, 32 steps of batch 16
+# (about 1 epoch), an evaluation on 200 dev examples every 8 steps (4 per trial), no latency.
+budget=(--set max_seq_length=32 --set bf16=false --set max_train_examples=500
+        --set max_eval_examples=200 --set train_batch_size=16 --set max_steps=32
+        --set eval_every=8 --set measure_latency=false)
+case $space in
+  cap_soft_sst2) extra=(--set learning_rate=1e-4 --set mask_scores_learning_rate=0.5
+                        --set teacher_max_steps=60 --set teacher_learning_rate=1e-4) ;;
+  smp_sst2) extra=(--set pruner_path=/work/shared/data/smp/base.bin --set mask_max_examples=200) ;;
+  *) echo "error: space $space is not cap_soft_sst2 or smp_sst2" >&2; exit 2 ;;
+esac
+# Ray's local node gives its raylet 30 s to register; on an overloaded machine that fails
+# before anything is written, so a start that left no experiment behind is retried.
+for attempt in 1 2 3 4 5 6; do
+  if [ -f "$storage/$name/experiment.json" ]; then
+    nice -n 10 "$py" -m orchestrator resume "$name" --storage "$storage" && exit 0
+  else
+    nice -n 10 "$py" -m orchestrator launch --space "$space" --name "$name" --profile dev \
+      --data-dir /work/shared/data/glue/parquet --storage "$storage" --num-samples 80 \
+      --concurrency 1 --num-cpus 1 --sampler qmc --seed 0 --no-early-stop --no-dashboard \
+      --quiet "${budget[@]}" "${extra[@]}" && exit 0
+  fi
+  echo "record.sh: attempt $attempt failed; retrying in 20 s" >&2
+  sleep 20
+done
+exit 1

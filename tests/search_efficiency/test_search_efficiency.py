@@ -1,0 +1,175 @@
+"""The search-efficiency benchmark: theory on a known front, a tiny generated table, parts.
+
+Random search on the front ``score = 1 - x``, ``sparsity = x`` (x uniform on [0, 1],
+reference point 0, 0) has the expected hypervolume ``1/2 - 1/(n + 2)`` after n trials (the
+staircase under n uniform points); the runner, driving the product's ``SweepSearch`` with
+``make_sampler("random")``, must match it within its standard error.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import search_efficiency as se  # noqa: E402
+import search_surrogate as ss  # noqa: E402
+
+# GENERATED rows in the recorded table's format (make_generated_table.py): the real table is
+# too small and too slow to fit for a test that must take seconds.
+TINY = Path(__file__).parent / "generated_smp_sst2.csv"
+
+
+def define_x(trial):
+    trial.suggest_float("x", 0.0, 1.0)
+
+
+def synthetic_space():
+    from search_spaces.space import SearchSpace
+
+    return SearchSpace(name="synthetic_front", trainable="dense", description="x on a line",
+                       define=define_x,
+                       objectives=(("score", "max"), ("weight_sparsity", "max")))
+
+
+class LineFront(se.Benchmark):
+    """Every trial lands on the front: sparsity x, score 1 - x; two evaluations, no noise."""
+
+    fractions = np.array([0.5, 1.0])
+    settled_from = 0.0
+
+    def sample(self, values, rng):
+        x = float(values["x"])
+        return {"fractions": self.fractions,
+                "curves": {"score": np.array([0.5 * (1 - x), 1 - x]),
+                           "weight_sparsity": np.array([x, x])},
+                "cost_s": np.array([5.0, 10.0])}
+
+
+def test_random_search_matches_the_expected_hypervolume_of_uniform_draws():
+    space, bench, n, seeds = synthetic_space(), LineFront(), 8, 60
+    histories = np.array([se.hv_history(se.run_search(space, bench, "random", seed, n,
+                                                      early_stop=False), 0.0)
+                          for seed in range(seeds)])
+    assert (np.diff(histories, axis=1) >= -1e-12).all()  # never falls as trials are added
+    for k in (1, 2, 4, 8):
+        expected = 0.5 - 1 / (k + 2)
+        mean = histories[:, k - 1].mean()
+        se_k = histories[:, k - 1].std(ddof=1) / np.sqrt(seeds)
+        assert abs(mean - expected) < 4 * se_k + 1e-3, (k, mean, expected, se_k)
+
+
+def test_qmc_covers_the_line_better_than_random_early():
+    """A scrambled Sobol design fills [0, 1] more evenly: higher mean HV after 8 trials."""
+    space, bench = synthetic_space(), LineFront()
+    hv = {name: np.mean([se.hv_history(se.run_search(space, bench, name, seed, 8,
+                                                     early_stop=False), 0.0)[-1]
+                         for seed in range(20)]) for name in ("random", "qmc")}
+    assert hv["qmc"] > hv["random"]
+
+
+def test_early_stopping_stops_dominated_trials_and_saves_compute():
+    space, bench = synthetic_space(), LineFront()
+
+    class Dominated(LineFront):  # x > 0.75 is dominated (a quarter: ties are never stopped)
+        def sample(self, values, rng):
+            out = super().sample(values, rng)
+            if values["x"] > 0.75:
+                out["curves"]["score"] = np.array([0.0, 0.0])
+                out["curves"]["weight_sparsity"] = np.array([0.0, 0.0])
+            return out
+
+    on = se.run_search(space, Dominated(), "random", 0, 24, early_stop=True)
+    off = se.run_search(space, Dominated(), "random", 0, 24, early_stop=False)
+    assert sum(o.stopped_at is not None for o in on) > 0
+    assert sum(o.cost_s for o in on) < sum(o.cost_s for o in off)
+    assert all(o.completed for o in off)
+
+
+def test_flat_forest_predicts_what_scikit_learn_predicts():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(40, 3))
+    y = np.stack([x[:, 0] ** 2 + x[:, 1], np.sin(3 * x[:, 2])], axis=1)
+    forest = ss._forest(0).fit(x, y)
+    flat = ss.FlatForest(forest)
+    for row in rng.uniform(size=(25, 3)):
+        np.testing.assert_allclose(flat.predict_one(row), forest.predict(row[None])[0])
+
+
+def test_tiny_table_runs_through_the_runner_and_gives_every_metric(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    status = se.main(["--table", str(TINY), "--seeds", "2", "--max-trials", "8",
+                      "--samplers", "tpe,random", "--json", str(out), "--force"])
+    assert status == 0
+    report = json.loads(out.read_text())["smp_sst2"]
+    assert report["reference_hv"] > 0
+    assert set(report["accuracy"]) == {"score", "weight_sparsity"}
+    for key in ("tpe/no-es", "tpe/es", "random/no-es", "random/es"):
+        summary = report["results"][key]
+        assert set(summary["hv"]) == {"8"}
+        assert 0 <= summary["hv"]["8"][0] <= 1.5
+        assert summary["trials_to_target"][0] >= 1 and summary["compute"][0] > 0
+    assert set(report["early_stop"]) == {"tpe", "random"}
+    assert "| tpe/es |" in capsys.readouterr().out
+
+
+def test_a_surrogate_that_cannot_predict_is_refused(tmp_path, capsys):
+    """Scores shuffled across trials: no forest can predict them, so the runner refuses."""
+    rows = list(csv.DictReader(TINY.open()))
+    finals = [r for r in rows if r["is_final"] == "1"]
+    rng = np.random.default_rng(0)
+    shuffled = rng.permutation([r["score"] for r in finals])
+    for row, score in zip(finals, shuffled):
+        row["score"] = score
+    bad = tmp_path / "smp_sst2.csv"
+    with bad.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert se.main(["--table", str(bad), "--seeds", "2", "--max-trials", "4"]) == 3
+    assert "refused: surrogate too inaccurate on score" in capsys.readouterr().out
+
+
+def test_bad_runner_input_is_one_line_and_exit_2(capsys):
+    assert se.main(["--samplers", "tpe,annealing", "--table", str(TINY)]) == 2
+    assert "annealing" in capsys.readouterr().err
+    assert se.main(["--seeds-for", "gp=1", "--table", str(TINY)]) == 2
+
+
+def test_exporter_appends_and_never_rewrites(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks" / "search_table"))
+    import export
+
+    table = tmp_path / "t.csv"
+    row = {"space": "smp_sst2", "experiment": "e", "trial_id": "a", "seed": 42, "repeat": 0,
+           "repeat_of": "", "status": "completed", "step": 60, "total_steps": 60,
+           "fraction": 1.0, "sparsity_settled": 1, "is_final": 1, "score": 0.8,
+           "weight_sparsity": 0.2, "head_sparsity": 0.5, "elapsed_s": 30.0,
+           "train_time_s": 25.0, "param_prune_ratio": 0.5}
+    assert export.append_rows(table, [row]) == 1
+    before = table.read_bytes()
+    assert export.append_rows(table, [row]) == 0
+    assert table.read_bytes() == before
+    assert export.append_rows(table, [row, {**row, "trial_id": "b"}]) == 1
+    assert table.read_bytes().startswith(before)
+    with pytest.raises(SystemExit):
+        export.append_rows(table, [{**row, "trial_id": "c", "param_new": 1}])
+
+
+def test_qmc_is_a_sampler_choice_and_refuses_constraints():
+    import optuna
+
+    from orchestrator.errors import UsageError
+    from orchestrator.search import SAMPLERS, make_sampler
+
+    assert "qmc" in SAMPLERS
+    assert isinstance(make_sampler("qmc", 0, 2, False), optuna.samplers.QMCSampler)
+    with pytest.raises(UsageError, match="qmc sampler ignores constraints"):
+        make_sampler("qmc", 0, 2, True)
