@@ -16,6 +16,7 @@ tokenisation cache, the second reads it. Prints the fixed cost as a fraction of 
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import subprocess
@@ -64,6 +65,11 @@ def cmd_steps(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     print(f"# train step, batch 32, {args.threads} threads, median of {args.repeats} "
           "(fp32 and bf16 interleaved)")
+    from trainables.runtime import cpu_has_native_bf16
+
+    # This comparison measures bf16 even where trials would fall back to fp32.
+    os.environ["PRUNESWEEP_CPU_BF16"] = "force"
+    print(f"native CPU bf16: {cpu_has_native_bf16()} (without it trials compute in fp32)")
     print(f"{'model':<8} {'len':>4} {'fp32 s':>8} {'bf16 s':>8} {'fp32/bf16':>10}")
     for name in ("tiny", "minilm"):
         tokenizer = load_tokenizer(name)
