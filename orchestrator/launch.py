@@ -34,6 +34,8 @@ def preflight_data_and_model(sweep: SweepSettings) -> None:
         check_model(settings.get("model", "bert-base-uncased"))
     except (ValueError, ModelUnavailableError, HubUnavailableError) as exc:
         raise UsageError(str(exc)) from None
+    if sweep.space.trainable == "smp":
+        preflight_released_pruner(settings)
     if settings.get("synthetic_data"):
         return
     from trainables.data import load_split
@@ -42,6 +44,22 @@ def preflight_data_and_model(sweep: SweepSettings) -> None:
         for split in ("train", *task.eval_splits):
             load_split(task, split, data_dir=settings.get("data_dir"))
     except (FileNotFoundError, HubUnavailableError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def preflight_released_pruner(settings: dict[str, Any]) -> None:
+    """Fetch and verify a released SMP pruner once, here, instead of in every trial; offline
+    or corrupted, fail with the file to download and where to put it (exit code 2)."""
+    from trainables.smp.config import released_pruner_name
+    from trainables.smp.released import ReleasedPrunerError, released_checkpoint
+
+    pruner = settings.get("pruner_path") or settings.get("pruner")
+    name = released_pruner_name(pruner, settings.get("model", "bert-base-uncased"))
+    if name is None:
+        return
+    try:
+        released_checkpoint(name, settings.get("storage_root"))
+    except ReleasedPrunerError as exc:
         raise UsageError(str(exc)) from None
 
 

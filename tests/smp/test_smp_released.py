@@ -163,3 +163,35 @@ def test_a_trial_with_released_base(tmp_path, monkeypatch, online):
     before = sorted((tmp_path / "storage" / "_artifacts" / "smp_scores").iterdir())
     run({**config, "pruner": str(local)}, RecordingReporter())
     assert sorted((tmp_path / "storage" / "_artifacts" / "smp_scores").iterdir()) == before
+
+
+def test_launch_preflight_refuses_offline_with_the_message(tmp_path, monkeypatch):
+    from orchestrator.errors import UsageError
+    from orchestrator.launch import preflight_released_pruner
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = {"pruner": "released", "model": "bert-base-uncased",
+                "storage_root": str(tmp_path)}
+    with pytest.raises(UsageError, match=r"download https://github.com/thunlp/SMP/raw/.*base.bin"):
+        preflight_released_pruner(settings)
+    preflight_released_pruner({**settings, "pruner": "meta-train"})  # nothing to fetch
+
+
+@needs_base
+def test_launch_preflight_fetches_once_for_every_trial(tmp_path, monkeypatch, online):
+    from orchestrator.launch import preflight_released_pruner
+
+    from_shared(monkeypatch)
+    preflight_released_pruner({"pruner": "released-base", "storage_root": str(tmp_path)})
+    assert (released_dir(tmp_path) / "base.bin").is_file()
+
+
+def test_released_module_is_torch_free():
+    import subprocess
+    import sys
+
+    code = ("import sys, trainables.smp.released, orchestrator.launch\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -112,9 +112,7 @@ class SmpConfig(TrainConfig):
 
     def released_pruner_name(self) -> str | None:
         """``released-base`` / ``released-large`` when ``pruner`` names a released file."""
-        if self.pruner == RELEASED_AUTO:
-            return "released-large" if "bert-large" in self.model.lower() else "released-base"
-        return self.pruner if self.pruner in RELEASED_NAMES else None
+        return released_pruner_name(self.pruner, self.model)
 
     def meta_task_names(self) -> tuple[str, ...]:
         """The canonical names of ``meta_tasks``, in the given order."""
@@ -128,6 +126,14 @@ class SmpConfig(TrainConfig):
         _check(len(set(canonical)) == len(canonical), "meta_tasks", self.meta_tasks,
                "a list without duplicates")
         return canonical
+
+
+def released_pruner_name(pruner: str | None, model: str) -> str | None:
+    """The released file ``pruner`` names for ``model`` (``released`` picks by the model's
+    name), or None for ``meta-train`` and paths."""
+    if pruner == RELEASED_AUTO:
+        return "released-large" if "bert-large" in model.lower() else "released-base"
+    return pruner if pruner in RELEASED_NAMES else None
 
 
 def _check(ok: bool, key: str, value: object, rule: str) -> None:

@@ -14,6 +14,8 @@ Only ``base.bin``'s checksum is known to this project (../shared/data/smp/README
 ``large.bin``'s is not, so ``released-large`` refuses to run rather than trust an
 unverified file: download it, check it yourself and pass its path as ``pruner=PATH``.
 
+Torch-free, so ``launch`` fetches and checks the file before a cluster starts.
+
 Example:
     >>> path = released_checkpoint("released-base", "/data/sweeps")   # doctest: +SKIP
 """
@@ -31,7 +33,6 @@ from typing import IO
 
 from trainables.artifacts import ARTIFACTS_DIRNAME
 from trainables.hub import hub_offline_flag
-from trainables.smp.pruner import PrunerCheckpointError
 
 RELEASED_DIRNAME = "smp_released"
 # The commit of thunlp/SMP that holds both checkpoints: a moving branch could change the file.
@@ -63,8 +64,12 @@ RELEASED: dict[str, ReleasedPruner] = {
 }
 
 
-class ReleasedPrunerError(PrunerCheckpointError):
-    """A released pruner is unknown, unverifiable, corrupted or cannot be fetched."""
+class ReleasedPrunerError(ValueError):
+    """A released pruner is unknown, unverifiable, corrupted or cannot be fetched.
+
+    A ``ValueError`` like ``PrunerCheckpointError``, but torch-free: the orchestrator's
+    pre-flight imports this module before any trial starts.
+    """
 
 
 def released_dir(storage_root: str | Path | None) -> Path:
