@@ -3,8 +3,8 @@
     python benchmarks/cap_fidelity.py [--part topk|soft|matched|reference|all]
         [--data-dir DIR] [--train-examples 4000] [--eval-examples 1000] [--storage DIR]
         [--seeds 0,1,2] [--lambdas 100,300,1000,3000] [--cap-lambdas 1000]
-        [--movement-lambdas 1000] [--threads 1] [--steps 0] [--teacher-steps 0] [--lr 3e-5]
-        [--out FILE]
+        [--movement-lambdas 1000] [--target-sparsity 0.9] [--tolerance 0.01] [--threads 1]
+        [--steps 0] [--teacher-steps 0] [--lr 3e-5] [--out FILE]
 
 Every run is the ``cap`` trainable with the ``dev`` profile of ``cap_topk_qqp`` /
 ``cap_soft_qqp`` (MiniLM-L6; by default 4000 QQP training rows, 1000 validation rows (``--train-examples``,
@@ -20,6 +20,10 @@ teacher's fine-tune (3 epochs by default) to that many steps (a quick check).
 3. ``matched``: CAP-soft (at each ``--cap-lambdas``) against soft movement pruning (the same
    run with ``use_contrastive`` false, at each ``--movement-lambdas``), per seed: the paper's
    other pair of rows, compared at matched sparsity by choosing one lambda per arm.
+   With ``--target-sparsity S`` the first lambda of each list is only a starting point:
+   each arm's lambda is tuned on the first seed (up to 4 runs, a log-linear step from the
+   sparsity reached) until its weight sparsity is within ``--tolerance`` of S, and the
+   other seeds then run at the lambda found.
 4. ``reference``: the dense teacher pruned without retraining, by |weight| and at random,
    at several keep ratios (how fragile the model is to unstructured pruning).
 
@@ -49,6 +53,11 @@ SCRIPT_VALUES = {"contrastive_temperature": 0.1, "cl_unsupervised_loss_weight": 
                  "cl_supervised_loss_weight": 10.0, "ce_loss_weight": 0.1,
                  "distill_loss_weight": 0.9, "extra_examples": 4096}
 KEEP_RATIO = 0.1  # 90% sparsity
+# d(weight sparsity) / d ln(final_lambda) near 90% in the 375-step QQP table (lambda 300 ->
+# 0.73, 1000 -> 0.94): the step of the lambda search, clipped to a factor of 10.
+SPARSITY_SLOPE = 0.18
+TUNE_TRIES = 4
+MATCHED_ARMS = (("cap-soft", True), ("soft-movement", False))
 
 
 def run_config(args: argparse.Namespace, method: str, seed: int, **extra) -> dict:
@@ -82,7 +91,7 @@ def runs(args: argparse.Namespace) -> list[tuple[str, dict]]:
         for lam in args.lambdas:
             plan.append((f"cap-soft/lambda{lam:g}",
                          run_config(args, "soft", 0, final_lambda=lam)))
-    if args.part in ("matched", "all"):
+    if args.part in ("matched", "all") and args.target_sparsity is None:
         for seed in args.seeds:
             for arm, contrastive, lambdas in (("cap-soft", True, args.cap_lambdas),
                                               ("soft-movement", False, args.movement_lambdas)):
@@ -205,6 +214,52 @@ def summarise(results: dict) -> str:
     return "\n".join(lines)
 
 
+def execute(args: argparse.Namespace, record: dict, out: Path, name: str,
+            config: dict) -> dict:
+    """Run ``config`` under ``name`` unless the record already has it; return its result."""
+    if name in record["runs"]:
+        return record["runs"][name]
+    print(f"== {name}", flush=True)
+    result = run_one(config)
+    if "lambda" in name:
+        result["lambda"] = config["final_lambda"]
+    record["runs"][name] = result
+    record["settings"] = {k: v for k, v in config.items()
+                          if k not in ("final_lambda", "seed", "use_contrastive")}
+    record["teacher"] = teacher_score(args.storage)
+    write_atomic(out, record)
+    print(f"   score {result['score']:.4f} sparsity {result['weight_sparsity']:.4f} "
+          f"in {result['wall_s']:.0f}s", flush=True)
+    return result
+
+
+def matched_at_target(args: argparse.Namespace, record: dict, out: Path) -> dict[str, float]:
+    """Tune each soft arm's lambda on the first seed to ``--target-sparsity``, then run the
+    other seeds at it. Returns the lambda chosen per arm."""
+    import math
+
+    first, chosen = args.seeds[0], {}
+    starts = {"cap-soft": args.cap_lambdas[0], "soft-movement": args.movement_lambdas[0]}
+    for arm, contrastive in MATCHED_ARMS:
+        lam = starts[arm]
+        for _ in range(TUNE_TRIES):
+            result = execute(args, record, out, f"{arm}/lambda{lam:g}/seed{first}", run_config(
+                args, "soft", first, final_lambda=lam, use_contrastive=contrastive))
+            gap = args.target_sparsity - result["weight_sparsity"]
+            print(f"   {arm}: lambda {lam:g} -> sparsity {result['weight_sparsity']:.4f}",
+                  flush=True)
+            if abs(gap) <= args.tolerance:
+                break
+            step = max(-math.log(10), min(math.log(10), gap / SPARSITY_SLOPE))
+            lam = float(f"{lam * math.exp(step):.3g}")
+        chosen[arm] = lam  # after TUNE_TRIES misses: the last guess, run on every seed
+    for seed in args.seeds:
+        for arm, contrastive in MATCHED_ARMS:
+            execute(args, record, out, f"{arm}/lambda{chosen[arm]:g}/seed{seed}", run_config(
+                args, "soft", seed, final_lambda=chosen[arm], use_contrastive=contrastive))
+    return chosen
+
+
 def write_atomic(path: Path, record: dict) -> None:
     """Write the record through a temporary file, so a killed run never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -226,6 +281,11 @@ def main() -> None:
                         help="--part matched: CAP-soft's final_lambda value(s)")
     parser.add_argument("--movement-lambdas", default="1000",
                         help="--part matched: soft movement's final_lambda value(s)")
+    parser.add_argument("--target-sparsity", type=float, default=None,
+                        help="--part matched: tune each arm's lambda (from the first value of "
+                             "its list) to this weight sparsity on the first seed")
+    parser.add_argument("--tolerance", type=float, default=0.01,
+                        help="how close to --target-sparsity counts as matched")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=0)
     parser.add_argument("--teacher-steps", type=int, default=0)
@@ -245,6 +305,10 @@ def main() -> None:
     for name in ("train_examples", "eval_examples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
+    if args.target_sparsity is not None and not 0 < args.target_sparsity < 1:
+        parser.error(f"--target-sparsity {args.target_sparsity}: must be in (0, 1)")
+    if not args.tolerance > 0:
+        parser.error(f"--tolerance {args.tolerance}: must be > 0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = Path(args.out or OUT_DIR / f"cap_fidelity_{args.part}.json").expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -254,19 +318,10 @@ def main() -> None:
         write_atomic(out, record)
         return
     for name, config in runs(args):
-        if name in record["runs"]:
-            continue
-        print(f"== {name}", flush=True)
-        result = run_one(config)
-        if "lambda" in name:
-            result["lambda"] = config["final_lambda"]
-        record["runs"][name] = result
-        record["settings"] = {k: v for k, v in config.items()
-                              if k not in ("final_lambda", "seed", "use_contrastive")}
-        record["teacher"] = teacher_score(args.storage)
+        execute(args, record, out, name, config)
+    if args.part in ("matched", "all") and args.target_sparsity is not None:
+        record["tuned_lambdas"] = matched_at_target(args, record, out)
         write_atomic(out, record)
-        print(f"   score {result['score']:.4f} sparsity {result['weight_sparsity']:.4f} "
-              f"in {result['wall_s']:.0f}s", flush=True)
     print(f"teacher (dense MiniLM): {record.get('teacher')}")
     print(summarise(record["runs"]))
 
