@@ -7,8 +7,9 @@
         [--steps 0] [--teacher-steps 0] [--lr 3e-5] [--out FILE]
 
 Every run is the ``cap`` trainable with the ``dev`` profile of ``cap_topk_qqp`` /
-``cap_soft_qqp`` (MiniLM-L6; by default 4000 QQP training rows, 1000 validation rows (``--train-examples``,
-``--eval-examples``), read from ``--data-dir`` (default ../shared/data/glue/parquet), length 64, bf16,
+``cap_soft_qqp`` (MiniLM-L6; by default 4000 QQP training rows, 1000 validation rows
+(``--train-examples``, ``--eval-examples``), read from ``--data-dir`` (default
+../shared/data/glue/parquet), length 64, bf16,
 batch 32, 3 epochs = 375 steps, warm-up 10% with the scripts' 2 + 3 flat warm-ups, score
 lr 0.1) and the scripts' CAP settings (tau 0.1, w_u 0.1, w_s 10, CE 0.1, KD 0.9 at T 2,
 4096 extra examples). ``--steps`` / ``--teacher-steps`` > 0 shorten the runs / the

@@ -6,9 +6,10 @@
         [--tasks sst2,mrpc] [--threads 1] [--arms ...] [--pair-representation pooler|mean]
         [--out FILE]
 
-1. ``--pruner meta-train`` (the default) meta-trains a scaled-down pruner (MiniLM, the dev profile's meta settings: the five
-   shared tasks, <= 1000 examples each, batch 16 x 2, ``--meta-updates`` updates) as the
-   ``smp_pruner`` artifact under ``--storage`` (reused by a second invocation).
+1. ``--pruner meta-train`` (the default) meta-trains a scaled-down pruner (MiniLM, the dev
+   profile's meta settings: the five shared tasks, <= 1000 examples each, batch 16 x 2,
+   ``--meta-updates`` updates) as the ``smp_pruner`` artifact under ``--storage`` (reused by
+   a second invocation).
 2. Scores the heads of each task's dev-profile training subset (the ``smp_scores``
    artifact) and takes the faithful per-layer mask at 50% of heads.
 3. Fine-tunes, with the dev profile's settings and the same number of steps, three arms per
@@ -181,7 +182,7 @@ def main() -> None:
                         help="meta-train (the dev profile's scaled-down pruner), released-base, "
                              "released-large or the path of a pruner checkpoint")
     parser.add_argument("--data-dir", type=Path, default=GLUE,
-                        help="GLUE data folder (parquet or tsv; default ../shared/data/glue/parquet)")
+                        help="GLUE data folder (default ../shared/data/glue/parquet)")
     parser.add_argument("--train-examples", type=int, default=4000,
                         help="training rows per task (a fixed random subset)")
     parser.add_argument("--eval-examples", type=int, default=1000, help="dev rows per task")

@@ -99,7 +99,8 @@ class SmpConfig(TrainConfig):
         _check(self.pruner_path is None or self.pruner_path.strip() != "", "pruner_path",
                self.pruner_path, "None or a path")
         _check(isinstance(self.pruner, str) and self.pruner.strip() != "", "pruner",
-               self.pruner, f"{META_TRAIN}, {', '.join(RELEASED_NAMES)} or a path")
+               self.pruner,
+               f"{META_TRAIN}, {RELEASED_AUTO}, {', '.join(RELEASED_NAMES)} or a path")
         if self.pruner_path is not None:
             _check(self.pruner in (META_TRAIN, self.pruner_path), "pruner_path",
                    self.pruner_path, f"left unset when `pruner` is given ({self.pruner!r}); "

@@ -4,11 +4,11 @@
 code (repository thunlp/SMP, ``checkpoints/base.bin`` and ``large.bin``, meta-trained on
 bert-base-uncased / bert-large-uncased attention maps over seven GLUE tasks). They are read
 from ``<storage_root>/_artifacts/smp_released/<file>`` (beside the other shared artifacts,
-so every trial of a storage root shares one copy); on first use the file is downloaded there from a URL pinned
-to one commit, through a temporary file, and published only if its SHA-256 is the pinned one.
-A file whose checksum differs is refused, never used. Offline (``HF_HUB_OFFLINE=1`` and its
-siblings, or no network) the fetch fails at once with a message naming the file to download
-and where to put it.
+so every trial of a storage root shares one copy); on first use the file is downloaded there
+from a URL pinned to one commit, through a temporary file, and published only if its SHA-256
+is the pinned one. A file whose checksum differs is refused, never used. Offline
+(``HF_HUB_OFFLINE=1`` and its siblings, or no network) the fetch fails at once with a message
+naming the file to download and where to put it.
 
 Only ``base.bin``'s checksum is known to this project (../shared/data/smp/README.md).
 ``large.bin``'s is not, so ``released-large`` refuses to run rather than trust an
