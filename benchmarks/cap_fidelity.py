@@ -1,11 +1,15 @@
 """CAP fidelity on real QQP: CAP-m vs plain movement pruning, and CAP-soft's sparsity knob.
 
-    python benchmarks/cap_fidelity.py [--part topk|soft|reference|all] [--storage DIR]
-        [--seeds 0,1,2] [--lambdas 100,300,1000,3000] [--threads 1] [--steps 0]
-        [--teacher-steps 0] [--lr 3e-5] [--out FILE]
+    python benchmarks/cap_fidelity.py [--part topk|soft|matched|reference|all]
+        [--data-dir DIR] [--train-examples 4000] [--eval-examples 1000] [--storage DIR]
+        [--seeds 0,1,2] [--lambdas 100,300,1000,3000] [--cap-lambdas 1000]
+        [--movement-lambdas 1000] [--target-sparsity 0.9] [--tolerance 0.01] [--threads 1]
+        [--steps 0] [--teacher-steps 0] [--lr 3e-5] [--out FILE]
 
 Every run is the ``cap`` trainable with the ``dev`` profile of ``cap_topk_qqp`` /
-``cap_soft_qqp`` (MiniLM-L6; here 4000 QQP training rows, 1000 validation rows, length 64, bf16,
+``cap_soft_qqp`` (MiniLM-L6; by default 4000 QQP training rows, 1000 validation rows
+(``--train-examples``, ``--eval-examples``), read from ``--data-dir`` (default
+../shared/data/glue/parquet), length 64, bf16,
 batch 32, 3 epochs = 375 steps, warm-up 10% with the scripts' 2 + 3 flat warm-ups, score
 lr 0.1) and the scripts' CAP settings (tau 0.1, w_u 0.1, w_s 10, CE 0.1, KD 0.9 at T 2,
 4096 extra examples). ``--steps`` / ``--teacher-steps`` > 0 shorten the runs / the
@@ -14,15 +18,23 @@ teacher's fine-tune (3 epochs by default) to that many steps (a quick check).
 1. ``topk``: keep ratio 0.1 (90% sparsity), per seed: CAP-m and movement pruning (the same
    run with ``use_contrastive`` false: KD kept, no banks). Same teacher, same steps.
 2. ``soft``: CAP-soft at each ``--lambdas`` value (seed 0): the sparsity reached.
-3. ``reference``: the dense teacher pruned without retraining, by |weight| and at random,
+3. ``matched``: CAP-soft (at each ``--cap-lambdas``) against soft movement pruning (the same
+   run with ``use_contrastive`` false, at each ``--movement-lambdas``), per seed: the paper's
+   other pair of rows, compared at matched sparsity by choosing one lambda per arm.
+   With ``--target-sparsity S`` the first lambda of each list is only a starting point:
+   each arm's lambda is tuned on the first seed (up to 4 runs, a log-linear step from the
+   sparsity reached) until its weight sparsity is within ``--tolerance`` of S, and the
+   other seeds then run at the lambda found.
+4. ``reference``: the dense teacher pruned without retraining, by |weight| and at random,
    at several keep ratios (how fragile the model is to unstructured pruning).
 
 Parts can run in parallel processes (one thread each on a shared CPU: two threads per
 process are several times slower when the cores are contended). Prints mean +- sample std
-per arm and the soft sparsities, and writes every run to
-benchmarks/out/cap_fidelity_<part>.json (finished runs are skipped when rerun). The teacher is the
-shared ``teacher`` artifact under ``--storage`` (built once). QQP is read from
-../shared/data/glue/parquet; nothing is copied into the repo.
+per arm and the soft sparsities, and writes every run to ``--out`` (default
+~/.cache/prunesweep/bench/cap_fidelity_<part>.json, outside the repository; finished runs
+are skipped when rerun, written atomically). The teacher is the shared ``teacher`` artifact
+under ``--storage`` (built once). Nothing is copied into the repo. (CAP has no pruner
+network: unlike smp_fidelity.py this script takes no ``--pruner``.)
 """
 
 from __future__ import annotations
@@ -36,20 +48,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 GLUE = REPO.parent / "shared" / "data" / "glue" / "parquet"
-OUT_DIR = REPO / "benchmarks" / "out"
+OUT_DIR = Path("~/.cache/prunesweep/bench")
 # The shipped GLUE scripts' CAP settings (methods.md 2.11), for every searched parameter.
 SCRIPT_VALUES = {"contrastive_temperature": 0.1, "cl_unsupervised_loss_weight": 0.1,
                  "cl_supervised_loss_weight": 10.0, "ce_loss_weight": 0.1,
                  "distill_loss_weight": 0.9, "extra_examples": 4096}
 KEEP_RATIO = 0.1  # 90% sparsity
+# d(weight sparsity) / d ln(final_lambda) near 90% in the 375-step QQP table (lambda 300 ->
+# 0.73, 1000 -> 0.94): the step of the lambda search, clipped to a factor of 10.
+SPARSITY_SLOPE = 0.18
+TUNE_TRIES = 4
+MATCHED_ARMS = (("cap-soft", True), ("soft-movement", False))
 
 
 def run_config(args: argparse.Namespace, method: str, seed: int, **extra) -> dict:
     """The dev profile of ``cap_<method>_qqp`` with the scripts' values and this run's."""
     import search_spaces
 
-    overrides = {**SCRIPT_VALUES, "data_dir": str(GLUE), "synthetic_data": False,
-                 "max_train_examples": 4000,  # the figures in the notes were taken at 4000
+    overrides = {**SCRIPT_VALUES, "data_dir": str(args.data_dir), "synthetic_data": False,
+                 # the figures in the notes were taken at 4000 training rows
+                 "max_train_examples": args.train_examples,
+                 "max_eval_examples": args.eval_examples,
                  "storage_root": args.storage, "seed": seed, "num_threads": args.threads,
                  "measure_latency": False, **extra}
     if args.steps:
@@ -73,6 +92,13 @@ def runs(args: argparse.Namespace) -> list[tuple[str, dict]]:
         for lam in args.lambdas:
             plan.append((f"cap-soft/lambda{lam:g}",
                          run_config(args, "soft", 0, final_lambda=lam)))
+    if args.part in ("matched", "all") and args.target_sparsity is None:
+        for seed in args.seeds:
+            for arm, contrastive, lambdas in (("cap-soft", True, args.cap_lambdas),
+                                              ("soft-movement", False, args.movement_lambdas)):
+                for lam in lambdas:
+                    plan.append((f"{arm}/lambda{lam:g}/seed{seed}", run_config(
+                        args, "soft", seed, final_lambda=lam, use_contrastive=contrastive)))
     return plan
 
 
@@ -162,51 +188,141 @@ def summarise(results: dict) -> str:
         lines.append(f"{arm:10s} {len(rows):4d}  {statistics.mean(scores):.4f} +- {std:.4f}"
                      f"     {sparsity:.4f}")
     soft = sorted(((r.get("lambda"), r) for name, r in results.items()
-                   if name.startswith("cap-soft/")), key=lambda x: x[0])
+                   if name.startswith("cap-soft/") and name.count("/") == 1),
+                  key=lambda x: x[0])
     if soft:
         lines.append("cap-soft final_lambda -> weight_sparsity (head_sparsity), score")
         for lam, r in soft:
             lines.append(f"  {lam:8g} -> {r['weight_sparsity']:.4f} ({r['head_sparsity']:.3f}), "
                          f"{r['score']:.4f}")
+    matched: dict[tuple[str, float], list[dict]] = {}
+    for name, r in results.items():
+        if name.count("/") == 2:  # <arm>/lambda<x>/seed<s>
+            matched.setdefault((name.split("/")[0], r["lambda"]), []).append(r)
+    if matched:
+        lines.append("matched sparsity: arm, final_lambda, runs, score mean +- std, "
+                     "weight_sparsity mean +- std (per seed)")
+        for (arm, lam), rows in sorted(matched.items()):
+            scores = [r["score"] for r in rows]
+            sparsities = [r["weight_sparsity"] for r in rows]
+            def spread(xs: list[float]) -> float:
+                return statistics.stdev(xs) if len(xs) > 1 else float("nan")
+            lines.append(
+                f"  {arm:13s} {lam:7g} {len(rows)}  {statistics.mean(scores):.4f} +- "
+                f"{spread(scores):.4f}  {statistics.mean(sparsities):.4f} +- "
+                f"{spread(sparsities):.4f}  ({' '.join(f'{x:.4f}' for x in scores)}; "
+                f"{' '.join(f'{x:.4f}' for x in sparsities)})")
     return "\n".join(lines)
+
+
+def execute(args: argparse.Namespace, record: dict, out: Path, name: str,
+            config: dict) -> dict:
+    """Run ``config`` under ``name`` unless the record already has it; return its result."""
+    if name in record["runs"]:
+        return record["runs"][name]
+    print(f"== {name}", flush=True)
+    result = run_one(config)
+    if "lambda" in name:
+        result["lambda"] = config["final_lambda"]
+    record["runs"][name] = result
+    record["settings"] = {k: v for k, v in config.items()
+                          if k not in ("final_lambda", "seed", "use_contrastive")}
+    record["teacher"] = teacher_score(args.storage)
+    write_atomic(out, record)
+    print(f"   score {result['score']:.4f} sparsity {result['weight_sparsity']:.4f} "
+          f"in {result['wall_s']:.0f}s", flush=True)
+    return result
+
+
+def matched_at_target(args: argparse.Namespace, record: dict, out: Path) -> dict[str, float]:
+    """Tune each soft arm's lambda on the first seed to ``--target-sparsity``, then run the
+    other seeds at it. Returns the lambda chosen per arm."""
+    import math
+
+    first, chosen = args.seeds[0], {}
+    starts = {"cap-soft": args.cap_lambdas[0], "soft-movement": args.movement_lambdas[0]}
+    for arm, contrastive in MATCHED_ARMS:
+        lam = starts[arm]
+        for _ in range(TUNE_TRIES):
+            result = execute(args, record, out, f"{arm}/lambda{lam:g}/seed{first}", run_config(
+                args, "soft", first, final_lambda=lam, use_contrastive=contrastive))
+            gap = args.target_sparsity - result["weight_sparsity"]
+            print(f"   {arm}: lambda {lam:g} -> sparsity {result['weight_sparsity']:.4f}",
+                  flush=True)
+            if abs(gap) <= args.tolerance:
+                break
+            step = max(-math.log(10), min(math.log(10), gap / SPARSITY_SLOPE))
+            lam = float(f"{lam * math.exp(step):.3g}")
+        chosen[arm] = lam  # after TUNE_TRIES misses: the last guess, run on every seed
+    for seed in args.seeds:
+        for arm, contrastive in MATCHED_ARMS:
+            execute(args, record, out, f"{arm}/lambda{chosen[arm]:g}/seed{seed}", run_config(
+                args, "soft", seed, final_lambda=chosen[arm], use_contrastive=contrastive))
+    return chosen
+
+
+def write_atomic(path: Path, record: dict) -> None:
+    """Write the record through a temporary file, so a killed run never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str))
+    os.replace(tmp, path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=GLUE,
+                        help="GLUE data folder (default ../shared/data/glue/parquet)")
+    parser.add_argument("--train-examples", type=int, default=4000,
+                        help="QQP training rows (a fixed random subset)")
+    parser.add_argument("--eval-examples", type=int, default=1000, help="QQP validation rows")
     parser.add_argument("--storage", default="/tmp/cap-fidelity")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--lambdas", default="100,300,1000,3000")
+    parser.add_argument("--cap-lambdas", default="1000",
+                        help="--part matched: CAP-soft's final_lambda value(s)")
+    parser.add_argument("--movement-lambdas", default="1000",
+                        help="--part matched: soft movement's final_lambda value(s)")
+    parser.add_argument("--target-sparsity", type=float, default=None,
+                        help="--part matched: tune each arm's lambda (from the first value of "
+                             "its list) to this weight sparsity on the first seed")
+    parser.add_argument("--tolerance", type=float, default=0.01,
+                        help="how close to --target-sparsity counts as matched")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=0)
     parser.add_argument("--teacher-steps", type=int, default=0)
     parser.add_argument("--lr", type=float, default=None,
                         help="the students' learning rate (default: the profile's 3e-5)")
-    parser.add_argument("--part", default="all", choices=("topk", "soft", "reference", "all"))
+    parser.add_argument("--part", default="all",
+                        choices=("topk", "soft", "matched", "reference", "all"))
     parser.add_argument("--out", help=f"default: {OUT_DIR}/cap_fidelity_<part>.json")
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
-    args.lambdas = [float(x) for x in args.lambdas.split(",")]
+    for name in ("lambdas", "cap_lambdas", "movement_lambdas"):
+        try:
+            setattr(args, name, [float(x) for x in getattr(args, name).split(",")])
+        except ValueError:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)!r}: "
+                         "a comma-separated list of numbers")
+    for name in ("train_examples", "eval_examples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
+    if args.target_sparsity is not None and not 0 < args.target_sparsity < 1:
+        parser.error(f"--target-sparsity {args.target_sparsity}: must be in (0, 1)")
+    if not args.tolerance > 0:
+        parser.error(f"--tolerance {args.tolerance}: must be > 0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    out = Path(args.out or OUT_DIR / f"cap_fidelity_{args.part}.json")
+    out = Path(args.out or OUT_DIR / f"cap_fidelity_{args.part}.json").expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     record = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
     if args.part == "reference":
         record["reference"] = pruning_reference(args)
-        out.write_text(json.dumps(record, indent=2, default=str))
+        write_atomic(out, record)
         return
     for name, config in runs(args):
-        if name in record["runs"]:
-            continue
-        print(f"== {name}", flush=True)
-        result = run_one(config)
-        if "lambda" in name:
-            result["lambda"] = config["final_lambda"]
-        record["runs"][name] = result
-        record["settings"] = {k: v for k, v in config.items() if k != "final_lambda"}
-        record["teacher"] = teacher_score(args.storage)
-        out.write_text(json.dumps(record, indent=2, default=str))
-        print(f"   score {result['score']:.4f} sparsity {result['weight_sparsity']:.4f} "
-              f"in {result['wall_s']:.0f}s", flush=True)
+        execute(args, record, out, name, config)
+    if args.part in ("matched", "all") and args.target_sparsity is not None:
+        record["tuned_lambdas"] = matched_at_target(args, record, out)
+        write_atomic(out, record)
     print(f"teacher (dense MiniLM): {record.get('teacher')}")
     print(summarise(record["runs"]))
 

@@ -68,6 +68,8 @@ def preflight(sweep: SweepSettings) -> None:
         hint = what_works_here(sweep) if unreachable else ""
         raise UsageError("; and ".join(str(p) for p in problems) + hint)
     check_artifact_paths(settings)
+    if sweep.space.trainable == "smp":
+        preflight_released_pruner(settings)
     check_extra_examples(settings, sweep.searched, train_rows)
     warn_short_cap_schedule(sweep, train_rows)
 
@@ -224,18 +226,45 @@ def check_artifact_paths(settings: dict[str, Any]) -> None:
             raise UsageError(f"teacher_path {teacher!r} must be an absolute path (Ray runs "
                              "trials in their own folders)")
         check_model_folder(folder, "teacher_path")
-    pruner = settings.get("pruner_path")
+    pruner, key = settings.get("pruner_path"), "pruner_path"
+    if pruner is None and _names_a_path(settings.get("pruner")):
+        pruner, key = settings.get("pruner"), "pruner"
     if pruner is not None:
         path = Path(pruner).expanduser()
         if not path.is_absolute():
-            raise UsageError(f"pruner_path {pruner!r} must be an absolute path (Ray runs "
+            raise UsageError(f"{key} {pruner!r} must be an absolute path (Ray runs "
                              "trials in their own folders)")
         from trainables.smp.pruner import PrunerCheckpointError, load_pruner_checkpoint
 
         try:
             load_pruner_checkpoint(path)
         except PrunerCheckpointError as exc:
-            raise UsageError(f"pruner_path: {str(exc).splitlines()[0]}") from None
+            raise UsageError(f"{key}: {str(exc).splitlines()[0]}") from None
+
+
+def _names_a_path(pruner: Any) -> bool:
+    """``pruner`` is a file path, not ``meta-train`` or one of the released names."""
+    if not isinstance(pruner, str):
+        return False
+    from trainables.smp.config import RELEASED_AUTO, RELEASED_NAMES
+
+    return pruner not in ("meta-train", RELEASED_AUTO, *RELEASED_NAMES)
+
+
+def preflight_released_pruner(settings: dict[str, Any]) -> None:
+    """Fetch and verify a released SMP pruner once, here, instead of in every trial; offline
+    or corrupted, fail with the file to download and where to put it (exit code 2)."""
+    from trainables.smp.config import released_pruner_name
+    from trainables.smp.released import ReleasedPrunerError, released_checkpoint
+
+    pruner = settings.get("pruner_path") or settings.get("pruner")
+    name = released_pruner_name(pruner, settings.get("model", "bert-base-uncased"))
+    if name is None:
+        return
+    try:
+        released_checkpoint(name, settings.get("storage_root"))
+    except ReleasedPrunerError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- settings against the data --------------------------------------------------------------

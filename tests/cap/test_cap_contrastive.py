@@ -74,10 +74,13 @@ def reference(q, idx, labels, bank, bank_labels, tau, rows, w_u, w_s):
             ("s", [k == int(labels[i]) for k in klass]),
         ):
             positives = [j for j in range(len(cands)) if same[j] and is_self[j] != i]
-            terms[key].append((sum(log_p[j] for j in positives) / len(positives), len(positives)))
+            nonzero = sum(1 for j in positives if log_p[j].item() != 0.0)
+            terms[key].append(
+                (sum(log_p[j] for j in positives) / len(positives), len(positives), nonzero))
     loss = 0.0
     for key, weight in (("u", w_u), ("s", w_s)):
-        loss = loss - weight * sum(t for t, _ in terms[key]) / sum(c for _, c in terms[key])
+        # the original's outer count: positives whose log-probability is not exactly 0
+        loss = loss - weight * sum(t for t, _, _ in terms[key]) / sum(c for _, _, c in terms[key])
     return loss
 
 
@@ -112,6 +115,43 @@ def test_matches_the_loop_reference_and_its_gradient(depth, extra):
     loss.backward()
     expected.backward()
     assert torch.allclose(q.grad, q_ref.grad, atol=1e-5)
+
+
+def zero_log_prob_case():
+    # d = 3, r = 1, candidates [q0, b0, q1, b1], tau = 0.01. Anchor 0: b0 at logit 100, q1 and
+    # b1 at 0, so log p(b0) = -log(1 + 2 e^-100), which is exactly 0.0 in float32. Anchor 1:
+    # b0, q0 and b1 all at 0, so log p(b1) = -log 3.
+    q = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    bank = torch.tensor([[[1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]]])
+    return q, torch.tensor([0, 1]), bank
+
+
+def test_outer_count_skips_a_positive_whose_log_probability_is_exactly_zero():
+    q, idx, bank = zero_log_prob_case()
+    labels = torch.tensor([0, 1])  # different labels: supervised positives = the bank copies
+    # per anchor: [0, -log 3]; the original divides by the one non-zero entry, not by 2
+    unsup = cap_contrastive(q, idx, labels, bank, labels, 0.01, 0, 1.0, 0.0)
+    assert unsup.item() == pytest.approx(math.log(3), rel=1e-6)  # 1.098612 (was 0.549306)
+    # Same label: anchor 0's positives b0, q1, b1 have log p 0, -100, -100 (mean -200/3);
+    # anchor 1's b0, q0, b1 have -log 3 each (mean -log 3); 5 non-zero entries of 6.
+    same = torch.tensor([0, 0])
+    sup = cap_contrastive(q, idx, same, bank, same, 0.01, 0, 0.0, 1.0)
+    assert sup.item() == pytest.approx((200 / 3 + math.log(3)) / 5, rel=1e-6)  # 13.55306
+    assert reference(q, idx, same, bank, same, 0.01, torch.tensor([], dtype=torch.long),
+                     0.1, 10.0).item() == pytest.approx(
+        cap_contrastive(q, idx, same, bank, same, 0.01, 0, 0.1, 10.0).item(), rel=1e-6)
+
+
+def test_guard_where_the_original_gives_nan():
+    # Batch size 1, no extra rows: the only other candidate is the anchor's own bank copy,
+    # log p = 0 exactly, and the original computes 0 / 0. We return 0 (and a finite gradient).
+    q = F.normalize(torch.tensor([[0.3, 0.4]]), dim=-1).requires_grad_()
+    bank = F.normalize(torch.tensor([[[0.5, -0.2]]]), dim=-1)
+    labels = torch.tensor([1])
+    loss = cap_contrastive(q, torch.tensor([0]), labels, bank, labels, 0.1, 0, 0.1, 10.0)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.isfinite(q.grad).all()
 
 
 def test_empty_bank_contributes_zero():

@@ -88,6 +88,12 @@ def sigmoid_threshold_mask(scores: torch.Tensor, threshold: float) -> torch.Tens
 
     The floor, as the original: if fewer than ``int(0.005 * numel) + 1`` entries survive, keep
     that many entries with the largest raw score instead (ties broken as :func:`keep_largest`).
+
+    Deliberate deviation on ties (README "Fidelity"): the original keeps ``scores >
+    kthvalue(numel - floor)``, which keeps fewer than the floor, down to 0 entries, when
+    scores tie at that value (an all-equal matrix keeps nothing). We keep exactly the floor,
+    the "at least 0.5% remain" the original's comment asks for. Without ties (trained float
+    scores) both keep the same entries.
     """
     threshold = check_sigmoid_threshold(threshold)
     keep = torch.sigmoid(scores) > threshold

@@ -7,7 +7,16 @@ own detached copy is removed (logit set to -1e6); every other candidate, positiv
 stays in the softmax denominator. Positives share the dataset index (unsupervised term) or
 the label (supervised term), and each term is normalised twice (pitfall 16):
 
-    L = -(sum_i sum_{j in P_i} log p_ij / |P_i|) / (sum_i |P_i|)
+    L = -(sum_i sum_{j in P_i} log p_ij / |P_i|) / #{(i, j): j in P_i, log p_ij != 0}
+
+The outer count is the original's exactly: it counts the *non-zero* masked log-probabilities
+(``torch.sum(mask_contrastive_score != 0)``), so a positive whose log-probability is exactly
+0.0 in float32 (its probability rounds to 1, e.g. at a small temperature) is left out of it;
+otherwise it is ``sum_i |P_i|``. (|P_i| >= r >= 1: an anchor's own bank copies are always
+positives of both terms.) One deliberate guard (README "Fidelity"): where the original
+divides 0 by 0 and returns NaN, we return 0, the value the loss tends to there. That happens
+when every positive has log-probability exactly 0, e.g. batch size 1 with no extra rows:
+the anchor's only other candidate is its own bank copy, at probability 1.
 
 Example:
     >>> q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -45,10 +54,15 @@ def _check(
 
 
 def _positive_term(log_prob: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-    """The doubly normalised mean log-probability of the positives (2.7 step 6)."""
-    counts = positives.sum(dim=1)
-    per_anchor = torch.where(positives, log_prob, 0.0).sum(dim=1) / counts
-    return -per_anchor.sum() / counts.sum()
+    """The doubly normalised mean log-probability of the positives (2.7 step 6).
+
+    Per anchor, the sum over its positives is divided by their count; the sum over anchors by
+    the number of non-zero masked log-probabilities, as the original. The ``clamp(min=1)``
+    guard turns the original's 0 / 0 = NaN (every positive at log-probability 0) into 0.
+    """
+    masked = torch.where(positives, log_prob, 0.0)
+    per_anchor = masked.sum(dim=1) / positives.sum(dim=1)
+    return -per_anchor.sum() / (masked != 0).sum().clamp(min=1)
 
 
 def _extra_rows(

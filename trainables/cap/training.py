@@ -116,7 +116,10 @@ class CapTraining:
     def on_epoch_start(self, epoch: int) -> None:
         if self.banks is None or epoch == 0:  # PrC and FiC were encoded before training
             return
-        self.on_step_start(epoch * self.plan.steps_per_epoch)  # the current threshold
+        # The original encodes with the threshold of the step before: its loop variable still
+        # holds the last step's value when the epoch begins (methods.md 2.6). The next
+        # on_step_start sets the new step's threshold (and lambda) before any training.
+        self.state.threshold = self.threshold(epoch * self.plan.steps_per_epoch - 1)
         self.banks.snapshot(self.model)
         log(f"epoch {epoch}: snapshot encoded in {self.banks.encode_seconds[-1]:.1f}s; "
             f"{self.banks.describe()}")

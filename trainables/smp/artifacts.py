@@ -33,6 +33,7 @@ from trainables.data import TaskData
 from trainables.data import load_task_data
 from trainables.model_source import resolve_model
 from trainables.models import load_classifier
+from trainables.smp.config import META_TRAIN
 from trainables.smp.config import SmpConfig
 from trainables.smp.masks import compute_head_scores
 from trainables.smp.masks import head_mask_global
@@ -43,6 +44,7 @@ from trainables.smp.pruner import DEFAULT_NDF
 from trainables.smp.pruner import SAFETENSORS_NAME
 from trainables.smp.pruner import PrunerCheckpointError
 from trainables.smp.pruner import load_pruner_checkpoint
+from trainables.smp.released import released_checkpoint
 from trainables.tasks import get_task
 
 __all__ = ["PRUNER_KIND", "SCORES_KIND", "check_ratio_fits", "head_scores", "keep_mask",
@@ -156,7 +158,7 @@ def released_pruner(path: str) -> tuple[Path, str]:
     weights = resolved / SAFETENSORS_NAME if resolved.is_dir() else resolved
     if not weights.is_file():
         raise PrunerCheckpointError(
-            f"`pruner_path` {path!r}: no pruner checkpoint at {weights.resolve()} (a released "
+            f"`pruner` {path!r}: no pruner checkpoint at {weights.resolve()} (a released "
             f"base.bin-format file or a checkpoint folder with {SAFETENSORS_NAME}; Ray runs "
             "trials in their own folders, so give an absolute path)")
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
@@ -205,12 +207,17 @@ def chunked_scores(plm: nn.Module, cnn: nn.Module, tensors: Mapping[str, torch.T
 def head_scores(cfg: SmpConfig, tokenizer: Any, store: ArtifactStore, device: torch.device,
                 trial_data: TaskData) -> torch.Tensor:
     """The task's ``[L, H]`` head scores from the ``smp_scores`` artifact (built if needed)."""
-    if cfg.pruner_path is not None:
-        pruner_dir, digest = released_pruner(cfg.pruner_path)
-        pruner_id: dict[str, Any] = {"released_sha256": digest}
-    else:
+    if cfg.pruner == META_TRAIN:
         pruner_dir, key = pruner_artifact(cfg, tokenizer, store, device)
-        pruner_id = {"artifact": key}
+        pruner_id: dict[str, Any] = {"artifact": key}
+    else:
+        released = cfg.released_pruner_name()
+        if released is not None:
+            pruner_dir, digest = released_checkpoint(released, cfg.storage_root)
+        else:
+            pruner_dir, digest = released_pruner(cfg.pruner)
+        # the file's hash, however it was named: a path to base.bin reuses released-base's scores
+        pruner_id = {"released_sha256": digest}
     data = scoring_data(cfg, tokenizer, store, trial_data)
     pair = data.task.is_pair
     inputs = {"version": VERSION, "pruner": pruner_id, "plm": plm_identity(cfg),

@@ -22,6 +22,10 @@ from trainables.tasks import UnknownTaskError
 from trainables.tasks import get_task
 
 ALLOCATIONS = ("per_layer", "global")
+# ``pruner`` values other than a path (trainables.smp.released holds the released files' pins)
+META_TRAIN = "meta-train"
+RELEASED_NAMES = ("released-base", "released-large")
+RELEASED_AUTO = "released"  # the one that fits the model: large for bert-large*, else base
 PAIR_REPRESENTATIONS = ("pooler", "mean")  # as trainables.smp.relational (which needs torch)
 # The README's meta-training command (SMP:README.md), in its order.
 README_META_TASKS = "mnli,qqp,sst2,cola,stsb,mrpc,rte"
@@ -40,8 +44,15 @@ class SmpConfig(TrainConfig):
         mask_batch_size / mask_max_examples: the scoring pass (``cal``): batch 8 over the
             whole training set (None) as the original, or a fixed random subset.
     Pruner settings:
-        pruner_path: None meta-trains the pruner as a shared artifact; else a released
-            ``base.bin``-format file or a meta-training ``checkpoint-<step>`` folder.
+        pruner: ``meta-train`` meta-trains the pruner as a shared artifact (the ``meta_*``
+            settings); ``released-base`` / ``released-large`` use the authors' released
+            ``checkpoints/base.bin`` / ``large.bin`` (fetched once into the storage root,
+            checksum-verified; :mod:`trainables.smp.released`); ``released`` picks the one
+            that fits ``model`` (``large`` for a bert-large model, else ``base``: the
+            ``paper`` profile's default); anything else is the path of a ``base.bin``-format
+            file or a meta-training ``checkpoint-<step>`` folder.
+        pruner_path: the older spelling of ``pruner=PATH``, kept so existing sweeps run:
+            when given it becomes ``pruner`` (giving both, differently, is refused).
         meta_*: meta-training; ``meta_tasks`` is a comma-separated task list;
             ``meta_pair_representation`` ``pooler`` (the original) or ``mean`` (pair tasks
             compared by masked mean like single sentences: for models with an untrained
@@ -55,6 +66,7 @@ class SmpConfig(TrainConfig):
     mask_exact_count: bool = False
     mask_batch_size: int = 8
     mask_max_examples: int | None = None
+    pruner: str = META_TRAIN
     pruner_path: str | None = None
     meta_tasks: str = README_META_TASKS
     meta_updates: int = 8000
@@ -86,7 +98,22 @@ class SmpConfig(TrainConfig):
                limit, f"None or >= meta_batch_size ({self.meta_batch_size})")
         _check(self.pruner_path is None or self.pruner_path.strip() != "", "pruner_path",
                self.pruner_path, "None or a path")
+        _check(isinstance(self.pruner, str) and self.pruner.strip() != "", "pruner",
+               self.pruner,
+               f"{META_TRAIN}, {RELEASED_AUTO}, {', '.join(RELEASED_NAMES)} or a path")
+        if self.pruner_path is not None:
+            _check(self.pruner in (META_TRAIN, self.pruner_path), "pruner_path",
+                   self.pruner_path, f"left unset when `pruner` is given ({self.pruner!r}); "
+                   "`pruner_path` is the older spelling of `pruner=PATH`")
+            object.__setattr__(self, "pruner", self.pruner_path)  # fold the alias in
+        _check(not self.pruner.startswith("released-") or self.pruner in RELEASED_NAMES,
+               "pruner", self.pruner, f"one of {', '.join(RELEASED_NAMES)} when it names a "
+               f"released pruner (or {RELEASED_AUTO}, {META_TRAIN}, or a path)")
         self.meta_task_names()  # raises on an empty list, a duplicate or an unknown task
+
+    def released_pruner_name(self) -> str | None:
+        """``released-base`` / ``released-large`` when ``pruner`` names a released file."""
+        return released_pruner_name(self.pruner, self.model)
 
     def meta_task_names(self) -> tuple[str, ...]:
         """The canonical names of ``meta_tasks``, in the given order."""
@@ -100,6 +127,14 @@ class SmpConfig(TrainConfig):
         _check(len(set(canonical)) == len(canonical), "meta_tasks", self.meta_tasks,
                "a list without duplicates")
         return canonical
+
+
+def released_pruner_name(pruner: str | None, model: str) -> str | None:
+    """The released file ``pruner`` names for ``model`` (``released`` picks by the model's
+    name), or None for ``meta-train`` and paths."""
+    if pruner == RELEASED_AUTO:
+        return "released-large" if "bert-large" in model.lower() else "released-base"
+    return pruner if pruner in RELEASED_NAMES else None
 
 
 def _check(ok: bool, key: str, value: object, rule: str) -> None:

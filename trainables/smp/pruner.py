@@ -76,7 +76,8 @@ class HeadPrunerCNN(nn.Module):
                 f"the pruner CNN takes maps of shape [N, 1, {MAP_SIZE}, {MAP_SIZE}] (inputs "
                 f"padded to exactly {MAP_SIZE} tokens), but got {list(maps.shape)}"
             )
-        # reshape, not squeeze: the original's squeeze would also drop N when N == 1
+        # as the original's squeeze(-1).squeeze(-1): only the 1x1 spatial dims go, N stays
+        # (also when N == 1)
         return self.main(maps).reshape(maps.shape[0], 2) * 2
 
 
