@@ -17,6 +17,12 @@ from analysis.io import Location
 from analysis.io import experiment_info
 from analysis.io import resolve
 from analysis.summary import summarize
+from analysis.targets import DEFAULT_TOLERANCE
+from analysis.targets import recorded_targets
+from analysis.targets import table_html
+from analysis.targets import table_markdown
+from analysis.targets import target_table as targets_table
+from analysis.targets import with_html_section
 
 REPORT_DIR = "report"
 
@@ -52,8 +58,17 @@ def pareto(
         "pareto.csv": report.csv_bytes(report.front_table(fronts)),
         "summary.md": report.markdown_report(fronts, summary, args.experiments, info).encode(),
     }
+    targets = recorded_targets(df)  # sweeps run with --targets: their table joins the report
+    if targets:
+        table = targets_table(df, targets)
+        files["summary.md"] += ("\n## At target sparsities\n\n"
+                                + table_markdown(table, DEFAULT_TOLERANCE)).encode()
     if not args.no_plot:
-        files.update(_figures(fronts, summary, args.experiments))
+        files.update(_figures(fronts, summary, args.experiments, targets))
+        if targets:
+            page = files["index.html"].decode("utf-8")
+            files["index.html"] = with_html_section(
+                page, table_html(table, DEFAULT_TOLERANCE)).encode("utf-8")
     header = (f"{len(args.experiments)} experiment(s), "
               f"{int(summary.groups['trials'].sum())} trials; {read_note(df)}")
     print(report.console_report(fronts, summary, header=header), end="")
@@ -62,14 +77,34 @@ def pareto(
     return 0
 
 
-def _figures(fronts: Any, summary: Any, sources: Sequence[str]) -> dict[str, bytes]:
+def _figures(fronts: Any, summary: Any, sources: Sequence[str],
+             targets: Sequence[float] = ()) -> dict[str, bytes]:
     from analysis import html
     from analysis import plot
 
     return {
-        "pareto.png": plot.pareto_png(fronts),
+        "pareto.png": plot.pareto_png(fronts, targets=targets),
         "index.html": html.pareto_html(fronts, summary, sources).encode("utf-8"),
     }
+
+
+def target_table(args: argparse.Namespace, df: Any) -> int:
+    """``table``: the best score at each target, printed and written as md and csv."""
+    from analysis.targets import check_tolerance, parse_targets
+
+    tolerance = check_tolerance(args.tolerance)
+    targets = parse_targets(args.targets) if args.targets is not None else recorded_targets(df)
+    if not targets:
+        raise AnalysisError("no --targets given and the experiments were not run with "
+                            "--targets; pass e.g. --targets 0.5,0.9,0.97")
+    out = report_location(args.experiments, args.out, "table")
+    table = targets_table(df, targets, tolerance, group=args.group)
+    text = table_markdown(table, tolerance, args.group)
+    print(text, end="")
+    written = report.write_files(out, {"targets.md": text.encode(),
+                                       "targets.csv": report.csv_bytes(table)})
+    print(f"wrote {len(written)} files to {out.display}")
+    return 0
 
 
 def history(

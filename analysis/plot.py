@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -58,9 +59,10 @@ def step_where(x_direction: str) -> str:
     return "pre" if x_direction == "max" else "post"
 
 
-def pareto_png(fronts: Fronts) -> bytes:
+def pareto_png(fronts: Fronts, targets: Sequence[float] = ()) -> bytes:
     """One panel per task: every group's front as a step line, dominated trials faded,
-    the dense baseline as a horizontal line, each knee marked."""
+    the dense baseline as a horizontal line, each knee marked; ``targets`` (sweeps run with
+    ``--targets``) as dotted vertical lines."""
     x, y = list(fronts.objectives)[:2]
     tasks = sorted(fronts.points[schema.TASK].unique()) or ["(no completed trials)"]
     colors = group_colors(fronts.points[GROUP])
@@ -72,6 +74,9 @@ def pareto_png(fronts: Fronts) -> bytes:
         if task in fronts.baseline.index and pd.notna(fronts.baseline.loc[task, y]):
             ax.axhline(fronts.baseline.loc[task, y], color="0.3", linestyle="--", linewidth=1,
                        label="dense baseline")
+        for i, target in enumerate(targets if x == schema.WEIGHT_SPARSITY else ()):
+            ax.axvline(target, color="0.5", linestyle=":", linewidth=1,
+                       label="target" if i == 0 else "_nolegend_")
         ax.set(title=str(task), xlabel=x, ylabel=y)
         ax.grid(alpha=0.3)
         if len(points):
