@@ -74,3 +74,52 @@ def test_a_searched_knob_that_shifts_the_curve_is_learned():
         lam, _ = cal.propose(0.9, {"ce_loss_weight": weight}, obs, TARGETS)
         truth = _true_curve(math.log(lam), -1.0 * ce.scaled(weight))
         assert abs(truth - 0.9) <= 0.015, (weight, lam, truth)
+
+
+def _earlier_sweep(root, settings, points):
+    """An earlier cap_soft_sst2 smoke experiment whose trials reached ``points``."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from analysis import schema as S
+
+    exp = root / "old"
+    (exp / "results").mkdir(parents=True)
+    (exp / "experiment.json").write_text(json.dumps(
+        {"name": "old", "space": "cap_soft_sst2", "profile": "smoke", "settings": settings}))
+    for i, (lam, reached) in enumerate(points):
+        row = {S.EXPERIMENT: "old", S.SPACE: "cap_soft_sst2", S.METHOD: "cap-soft",
+               S.TASK: "sst2", S.MODEL: "tiny", S.PROFILE: "smoke", S.TRIAL_ID: f"o{i}",
+               S.STATUS: S.STATUS_COMPLETED, S.IS_FINAL: True, S.ITERATION: 1, S.SCORE: 0.5,
+               S.WEIGHT_SPARSITY: reached, S.param_column("final_lambda"): lam}
+        pq.write_table(S.rows_to_table([row]), exp / "results" / f"o{i}-it000001.parquet")
+    return {"name": "old", "space": "cap_soft_sst2", "profile": "smoke",
+            "settings": settings}, str(exp)
+
+
+def test_warm_start_rows_of_an_earlier_sweep_calibrate_the_first_trial(tmp_path):
+    from orchestrator.settings import build_settings
+    from orchestrator.targets import condition_key, plan_targets
+    from search_spaces import get_space
+
+    sweep = build_settings(get_space("cap_soft_sst2"), "smoke")
+    truth = [(lam, _true_curve(math.log(lam))) for lam in (80, 150, 300, 700, 1500, 4000)]
+    source = _earlier_sweep(tmp_path, sweep.settings, truth)
+    cold = plan_targets("0.5,0.9", sweep)
+    warm = plan_targets("0.5,0.9", sweep, source)
+    assert len(warm.warm_observations) == 6 and not cold.warm_observations
+    knobs = {"final_lambda": None, "target_sparsity": 0.5, **sweep.settings}
+    cold_lam = cold.assign("t0", dict(knobs))["final_lambda"]
+    warm_config = warm.assign("t0", dict(knobs))
+    # the earlier rows put lambda where the curve reaches 0.5; the prior alone does not
+    assert abs(_true_curve(math.log(warm_config["final_lambda"])) - 0.5) <= 0.01
+    assert abs(_true_curve(math.log(cold_lam)) - 0.5) > 0.02
+    assert warm_config["predicted_sparsity"] == pytest.approx(0.5, abs=0.01)
+    # another schedule (a different score learning rate) is another curve: not used
+    other = build_settings(get_space("cap_soft_sst2"), "smoke",
+                           sets=["mask_scores_learning_rate=0.5"])
+    plan = plan_targets("0.5", other, source)
+    key = condition_key(other.settings, plan.condition_keys)
+    used = [o for o in plan.warm_observations if o.key == key]
+    assert len(plan.warm_observations) == 6 and not used
