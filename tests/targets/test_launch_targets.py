@@ -52,22 +52,29 @@ def test_targets_the_space_or_model_cannot_serve(capsys, tmp_path, args, says):
     assert not (tmp_path / "bad").exists()
 
 
-@pytest.mark.parametrize("space", ["cap_topk_sst2", "cap_soft_sst2"])
-def test_a_target_sweep_aims_every_trial_and_records_it(ray_local, capsys, tmp_path, space):
+@pytest.mark.parametrize(("space", "targets"), [
+    ("cap_topk_sst2", (0.5, 0.9)), ("cap_soft_sst2", (0.5, 0.9)), ("smp_sst2", (0.1, 0.2))])
+def test_a_target_sweep_aims_every_trial_and_records_it(ray_local, capsys, tmp_path, space,
+                                                        targets):
     storage = tmp_path / "exps"
     code = main(["launch", "--space", space, "--profile", "smoke", "--num-samples", "3",
                  "--storage", str(storage), "--name", "t", "--seed", "1", "--targets",
-                 "0.5,0.9", "--no-early-stop", "--quiet", "--concurrency", "1"])
+                 ",".join(map(str, targets)), "--no-early-stop", "--quiet",
+                 "--concurrency", "1"])
     assert code == 0, capsys.readouterr()
     record = json.loads((storage / "t" / "experiment.json").read_text())
-    assert record["targets"] == [0.5, 0.9]
+    assert record["targets"] == list(targets)
     final = S.read_results(storage / "t", strict=True)
     final = final[final[S.IS_FINAL]].sort_values(S.TRIAL_ID)
     assert len(final) == 3 and (final[S.STATUS] == S.STATUS_COMPLETED).all()
-    # round robin: 0.5, 0.9, 0.5 (trial ids are not in trial order)
-    assert sorted(final[S.TARGET_SPARSITY]) == [0.5, 0.5, 0.9]
+    # round robin: low, high, low (trial ids are not in trial order)
+    assert sorted(final[S.TARGET_SPARSITY]) == [targets[0], targets[0], targets[1]]
     assert final[S.PREDICTED_SPARSITY].notna().all()
-    if space.startswith("cap_topk"):
+    if space.startswith("smp"):
+        # the nearest head count: what the map predicted is what the pruned model has
+        assert (final[S.WEIGHT_SPARSITY] - final[S.PREDICTED_SPARSITY]).abs().max() < 1e-9
+        assert final[S.param_column("prune_ratio")].notna().all()
+    elif space.startswith("cap_topk"):
         # exact: the achieved sparsity is the predicted one, and the keep ratio is derived
         assert (final[S.WEIGHT_SPARSITY] - final[S.PREDICTED_SPARSITY]).abs().max() < 1e-9
         assert (final[S.WEIGHT_SPARSITY] - final[S.TARGET_SPARSITY]).abs().max() < 0.01
