@@ -48,7 +48,7 @@ def _show_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the ``pareto``, ``history``, ``compare`` and ``export``
+    """The argument parser with the ``pareto``, ``table``, ``history``, ``compare`` and ``export``
     subcommands."""
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
@@ -88,6 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sparse", action="store_true",
                         help="write the sparse serving form (python -m trainables.sparse "
                         "convert) instead of dense tensors with zeros")
+    table = sub.add_parser("table", help="best score at each target sparsity, per task and "
+                           "method (md + csv)",
+                           description="The paper-style table: per task and method, the best "
+                           "score among completed trials within --tolerance of each target.")
+    table.set_defaults(run=_table)
+    table.add_argument("experiments", nargs="+", metavar="EXP")
+    table.add_argument("--targets", metavar="S1,S2,...",
+                       help="target weight_sparsity values (default: those the sweeps aimed at)")
+    table.add_argument("--tolerance", type=float, default=0.01,
+                       help="how far from a target a trial may land (default 0.01: one point)")
+    table.add_argument("--group", default="method", metavar="COL",
+                       help="column that splits rows within a task (default method)")
+    table.add_argument("--out", metavar="DIR",
+                       help="where targets.md and targets.csv go (default EXP/report; "
+                       "required with several EXPs)")
+    for flag in ("--strict", "--all-files", "--latest-only"):
+        table.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -174,6 +191,12 @@ def _pareto(args: argparse.Namespace) -> int:
     objectives = objectives_of(args)
     refs = references_of(args, objectives)  # checked before anything is read
     return commands.pareto(args, _load(args), objectives, refs, _group_by(args))
+
+
+def _table(args: argparse.Namespace) -> int:
+    from analysis import commands
+
+    return commands.target_table(args, _load(args).df)
 
 
 def _history(args: argparse.Namespace) -> int:

@@ -19,6 +19,12 @@ from analysis.io import Location
 from analysis.io import experiment_info
 from analysis.io import resolve
 from analysis.summary import summarize
+from analysis.targets import DEFAULT_TOLERANCE
+from analysis.targets import recorded_targets
+from analysis.targets import table_html
+from analysis.targets import table_markdown
+from analysis.targets import target_table as targets_table
+from analysis.targets import with_html_section
 
 REPORT_DIR = "report"
 
@@ -175,8 +181,17 @@ def pareto(
         "summary.md": report.markdown_report(fronts, summary, args.experiments, info,
                                              notes, pinned).encode(),
     }
+    targets = recorded_targets(df)  # sweeps run with --targets: their table joins the report
+    if targets:
+        table = targets_table(df, targets)
+        files["summary.md"] += ("\n## At target sparsities\n\n"
+                                + table_markdown(table, DEFAULT_TOLERANCE)).encode()
     if not args.no_plot:
         files.update(_figures(fronts, summary, args.experiments, notes, pinned))
+        if targets:
+            page = files["index.html"].decode("utf-8")
+            files["index.html"] = with_html_section(
+                page, table_html(table, DEFAULT_TOLERANCE)).encode("utf-8")
     files.update(speedup_view(df, objectives, group_by, plot=not args.no_plot))
     header = (f"{len(args.experiments)} experiment(s), "
               f"{int(summary.group_rows()['trials'].sum())} trials; {read_note(df)}")
@@ -221,6 +236,25 @@ def speedup_view(df: Any, objectives: Mapping[str, str], group_by: Sequence[str]
 
         files["pareto_speedup.png"] = plots.pareto_png(fronts)
     return files
+
+
+def target_table(args: argparse.Namespace, df: Any) -> int:
+    """``table``: the best score at each target, printed and written as md and csv."""
+    from analysis.targets import check_tolerance, parse_targets
+
+    tolerance = check_tolerance(args.tolerance)
+    targets = parse_targets(args.targets) if args.targets is not None else recorded_targets(df)
+    if not targets:
+        raise AnalysisError("no --targets given and the experiments were not run with "
+                            "--targets; pass e.g. --targets 0.5,0.9,0.97")
+    out = report_location(args.experiments, args.out, "table")
+    table = targets_table(df, targets, tolerance, group=args.group)
+    text = table_markdown(table, tolerance, args.group)
+    print(text, end="")
+    written = report.write_files(out, {"targets.md": text.encode(),
+                                       "targets.csv": report.csv_bytes(table)})
+    print(f"wrote {len(written)} files to {out.display}")
+    return 0
 
 
 def history(

@@ -58,6 +58,9 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objectives", metavar="M1,M2",
                    help="replace the space's objectives, e.g. score,speedup or "
                    "score,weight_sparsity,speedup (speedup: measured inference speed-up)")
+    p.add_argument("--targets", metavar="S1,S2,...",
+                   help="aim every trial at one of these weight_sparsity values (e.g. "
+                   "0.5,0.9,0.97); the method's sparsity knob is derived, not searched")
     p.add_argument("--min-sparsity", type=float,
                    help="constraint: trials below this weight_sparsity are infeasible")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",

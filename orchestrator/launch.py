@@ -115,6 +115,9 @@ def launch(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-failures must be >= -1 (-1: retry forever), but got "
                          f"{args.max_failures}")
     controls = search_controls(args, sweep, experiment.storage.text)
+    from orchestrator.targets import launch_targets
+
+    targets = launch_targets(args, sweep, experiment.storage.text, controls)
     log_to = log_targets(getattr(args, "log_to", None))
     preflight(sweep)
 
@@ -137,12 +140,13 @@ def launch(args: argparse.Namespace) -> int:
                            "sampler": args.sampler, "constraints": controls["constraints"],
                            "early_stop": controls["early_stop"],
                            "warm_start": args.warm_start,
-                           "warm_start_trials": len(controls["warm_start"])})
+                           "warm_start_trials": len(controls["warm_start"]),
+                           "targets": list(targets.targets) if targets else None})
         _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint(), reuse)
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
                          seed=args.seed, max_failures=args.max_failures, quiet=args.quiet,
                          verbosity=args.tune_verbose, reuse_actors=reuse, log_to=log_to,
-                         **controls)
+                         targets=targets, **controls)
         grid = run_sweep(plan)
         reconcile(experiment, trial_ids(grid, space.name))
         experiment.sync_journal_up()

@@ -141,6 +141,9 @@ def build_row(
     row[S.STATUS] = S.STATUS_COMPLETED if row[S.IS_FINAL] else S.STATUS_RUNNING
     for name in searched:
         row[S.param_column(name)] = config.get(name)
+    # --targets: what the trial was aimed at and what the map or calibration predicted.
+    row[S.TARGET_SPARSITY] = config.get(S.TARGET_SPARSITY)
+    row[S.PREDICTED_SPARSITY] = config.get(S.PREDICTED_SPARSITY)
     return row
 
 

@@ -72,15 +72,24 @@ class SweepSearch(OptunaSearch):
     """``OptunaSearch`` that tells early-stopped trials PRUNED and records constraints."""
 
     def __init__(self, *args: Any, constraints: Sequence[tuple[str, str, float]] = (),
-                 **kwargs: Any) -> None:
+                 targets: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.constraints = tuple(constraints)
+        self.targets = targets  # an orchestrator.targets.TargetPlan with --targets
 
     def suggest(self, trial_id: str) -> dict | None:
+        if self.targets is not None and trial_id not in self._ot_trials:
+            # The target is ours to choose (budget spread over targets); Optuna samples the
+            # other knobs of the enqueued trial around it.
+            from orchestrator.targets import TARGET_PARAM
+
+            self._ot_study.enqueue_trial({TARGET_PARAM: self.targets.next_target()})
         config = super().suggest(trial_id)
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is not None:
             ot_trial.set_user_attr(TUNE_TRIAL_ATTR, trial_id)
+        if self.targets is not None and config is not None:
+            config = self.targets.assign(trial_id, config)
         return config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -90,6 +99,9 @@ class SweepSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
+        if self.targets is not None:
+            self.targets.record(trial_id, result,
+                                bool(result and not error and result.get("is_final")))
         if self._finished_in_study(trial_id):
             return None
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:

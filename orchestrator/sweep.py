@@ -50,6 +50,7 @@ class SweepPlan:
     quiet: bool = False  # no per-trial progress lines
     verbosity: int = 0  # Tune's own console output (0: none; our progress lines instead)
     log_to: tuple[str, ...] = ("tensorboard",)  # learning-curve loggers (LOG_TARGETS)
+    targets: Any = None  # orchestrator.targets.TargetPlan: --targets, else None
 
 
 def journal_storage(experiment: Experiment) -> Any:
@@ -75,8 +76,9 @@ def make_searcher(plan: SweepPlan) -> Any:
         study = optuna.create_study(storage=storage, study_name=plan.experiment.name,
                                     directions=directions, load_if_exists=True)
         study.add_trials(list(plan.warm_start))
+    define = space.define_by_run(plan.sweep.profile, plan.sweep.overrides)
     searcher = SweepSearch(
-        space=space.define_by_run(plan.sweep.profile, plan.sweep.overrides),
+        space=plan.targets.wrap(define) if plan.targets else define,
         metric=metrics if len(metrics) > 1 else metrics[0],
         mode=modes if len(modes) > 1 else modes[0],
         sampler=make_sampler(plan.sampler, plan.seed, len(metrics), bool(plan.constraints)),
@@ -84,6 +86,7 @@ def make_searcher(plan: SweepPlan) -> Any:
         study_name=plan.experiment.name,
         seed=plan.seed,
         constraints=plan.constraints,
+        targets=plan.targets,
     )
     return ConcurrencyLimiter(searcher, max_concurrent=plan.concurrency)
 

@@ -41,7 +41,10 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
         logging.getLogger("ray.train").setLevel(logging.WARNING)
         run = run_function(name)
         node = ray.get_runtime_context().get_node_id()
-        config = dict(config)
+        from trainables.targets import SWEEP_ONLY_KEYS
+
+        # --targets bookkeeping for the results writer, not a setting of the trainable.
+        config = {k: v for k, v in config.items() if k not in SWEEP_ONLY_KEYS}
         if not config.get("num_threads"):
             config["num_threads"] = _cpu_share()
 
