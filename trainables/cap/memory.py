@@ -55,6 +55,7 @@ class TrialBanks:
         self.finetuned = MemoryBank(n, hidden, dtype=dtype)
         self.snapshots = MemoryBank(n, hidden, dtype=dtype, capacity=max(1, epochs - 1))
         self.encode_seconds: list[float] = []  # one entry per encoding pass (benchmarks)
+        self.shared_seconds = 0.0  # getting the shared PrC/FiC artifacts (build or map)
 
     def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
         # Sequential, at the training batch size, as the original's encoding loop.

@@ -109,6 +109,7 @@ def encode_initial_banks(cfg: CapConfig, prep, banks: TrialBanks, student: nn.Mo
         built += ["PrC"] if prc_built else []
     banks.encode_initial(student, None if finetuned is not None else teacher,
                          pretrained=pretrained, finetuned=finetuned)
+    banks.shared_seconds = shared_s
     encoded = sum(banks.encode_seconds)
     what = "re-encoded for the resumed trial" if resuming else "encoded"
     shared = [n for n, b in (("PrC", pretrained), ("FiC", finetuned)) if b is not None]
