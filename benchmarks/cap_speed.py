@@ -9,8 +9,8 @@
    every variant in the same process, interleaved step by step, median over ``--repeats``:
    dense | CAP-m | CAP-m with cached teacher outputs (KD reads the batch's rows of the
    shared teacher logits; goal <= 1.12x) | CAP-soft | CAP-m without KD | without banks |
-   without masks | masks only (plain movement pruning, no KD). Masks at the final threshold (keep 10% / sigmoid 0.1),
-   banks at dev scale (``--rows`` rows, PrC + FiC + a full SnC of ``--epochs - 1`` columns),
+   without masks | masks only (plain movement pruning, no KD). Masks at the final threshold
+   (keep 10% / sigmoid 0.1), banks at dev scale (``--rows`` rows, PrC + FiC + a full SnC of ``--epochs - 1`` columns),
    the scripts' 4096 extra examples. Ratios are to the dense step (goal: CAP <= 1.5x).
 2. Bank encoding: one pass over ``--rows`` rows at the training batch size, as at the start of
    every epoch (snapshot, train mode) and before training (PrC, FiC: eval mode).

@@ -12,7 +12,6 @@ from cap_trial import tiny_cap_config
 from trainables.artifacts import ArtifactStore, artifact_key
 from trainables.cap import encode_batch
 from trainables.cap.config import CapConfig
-from trainables.cap.trainable import setup
 from trainables.cap.teacher_outputs import (
     PRETRAINED_BANK_KIND,
     TEACHER_OUTPUTS_KIND,
@@ -21,6 +20,7 @@ from trainables.cap.teacher_outputs import (
     pretrained_bank_inputs,
     teacher_outputs_inputs,
 )
+from trainables.cap.trainable import setup
 from trainables.config import from_mapping
 from trainables.models import load_classifier
 from trainables.prepare import prepare

@@ -235,7 +235,8 @@ def shared_teacher_outputs(cfg: CapConfig, prep: Prepared, student_hidden: int
             validate=check_arrays,
             on_wait=lambda holder: log(f"waiting for the teacher outputs built by {holder}"))
         arrays = map_arrays(path)
-    _check_rows(path, arrays, len(prep.data.train["idx"]), student_hidden)
+    if cfg.use_contrastive:  # else the FiC rows go unused: the teacher's width is free
+        _check_rows(path, arrays, len(prep.data.train["idx"]), student_hidden)
     return CachedTeacher(_tensor(arrays["logits"]), mapped_bank(path, arrays),
                          time.perf_counter() - start, bool(built))
 
