@@ -46,6 +46,7 @@ from trainables.config import from_mapping
 from trainables.finetune import fine_tune
 from trainables.finetune import plan_steps
 from trainables.models import load_classifier
+from trainables.prepare import Prepared
 from trainables.prepare import prepare
 from trainables.reporting import Reporter
 from trainables.runtime import seed_everything
@@ -93,9 +94,9 @@ def setup(cfg: CapConfig, resuming: bool = False) -> CapTraining:
     return CapTraining(cfg, prep, model, state, teacher, plan, banks)
 
 
-def encode_initial_banks(cfg: CapConfig, prep, banks: TrialBanks, student: nn.Module,
-                         teacher: nn.Module | CachedTeacher, threshold: float,
-                         resuming: bool) -> None:
+def encode_initial_banks(cfg: CapConfig, prep: Prepared, banks: TrialBanks,
+                         student: nn.Module, teacher: nn.Module | CachedTeacher,
+                         threshold: float, resuming: bool) -> None:
     """PrC and FiC: memory maps of the shared artifacts, or encoded here (the caches off)."""
     pretrained = finetuned = None
     shared_s, built = 0.0, []
