@@ -37,10 +37,13 @@ _PROFILES: dict[str, dict[str, Any]] = {
               "pruner": "released"},
     # A scaled-down pruner: 120 x 32 = 3840 examples, about 7 min on 2 free CPU cores (30 min
     # on a shared one; benchmarks/smp_speed.py), built once per storage root. The scoring pass
-    # then reads each task's 8000-example subset once (5-10 min). smp_fidelity.py uses this
-    # profile with 4000 examples.
+    # then reads 512 of each task's training rows (was all 8000: 5-10 min): the smallest
+    # count whose masks at ratios 0.3/0.5/0.7 all match the mask of 2000 SST-2 rows (Jaccard
+    # >= 0.95; benchmarks/smp_mask_stability.py). smp_fidelity.py uses this profile with
+    # 4000 examples.
     "dev": {"num_train_epochs": 3, "meta_tasks": DEV_META_TASKS, "meta_updates": 120,
-            "meta_batch_size": 16, "meta_accumulation": 2, "meta_max_examples_per_task": 1000},
+            "meta_batch_size": 16, "meta_accumulation": 2, "meta_max_examples_per_task": 1000,
+            "mask_max_examples": 512},
     "demo": {"num_train_epochs": 2, "meta_tasks": "sst2,mrpc", "meta_updates": 3,
              "meta_batch_size": 8, "meta_accumulation": 1, "meta_max_examples_per_task": 32,
              "mask_max_examples": 128, "mask_exact_count": True},

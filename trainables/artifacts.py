@@ -139,12 +139,18 @@ class ArtifactStore:
         *,
         timeout_s: float | None = None,
         on_wait: Callable[[dict[str, Any]], None] | None = None,
+        validate: Callable[[Path], str | None] | None = None,
     ) -> Path:
         """Return the artifact for ``inputs``, building it with ``build(tmp_dir)`` if needed.
 
         ``build`` writes its files into the folder it is given; it is called in at most one
         process at a time for a given key. If it raises, nothing is published and the lock
         is released, so the next caller tries again.
+
+        ``validate(folder)`` returns None for a sound artifact or what is wrong with it (a
+        missing, truncated or altered file). A published artifact it rejects is set aside
+        and rebuilt under the lock, re-checked there first, since another caller may have
+        rebuilt it meanwhile; so a damaged artifact is rebuilt once, never half-read.
         """
         key = artifact_key(inputs)
         final = self.path(kind, key)
@@ -153,12 +159,15 @@ class ArtifactStore:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         announced = False
         while True:
-            if (final / MANIFEST).is_file():
+            if self._sound(final, validate) is True:
                 return final
             if self._try_lock(lock):
                 try:
-                    if (final / MANIFEST).is_file():  # built while we were acquiring
+                    sound = self._sound(final, validate)
+                    if sound is True:  # built while we were acquiring
                         return final
+                    if sound is not None:
+                        self._set_aside(final, f"{kind}/{key}", sound)
                     self._remove_leftovers(final.parent, key)
                     self._build(kind, key, dict(inputs), build, final, lock)
                     return final
@@ -194,6 +203,30 @@ class ArtifactStore:
                 size_bytes=size,
                 build_s=data.get("build_s", 0.0),
             )
+
+    @staticmethod
+    def _sound(final: Path, validate: Callable[[Path], str | None] | None) -> bool | str | None:
+        """True: published and valid; None: not published; else what ``validate`` found."""
+        if not (final / MANIFEST).is_file():
+            return None
+        if validate is None:
+            return True
+        try:
+            problem = validate(final)
+        except FileNotFoundError as exc:  # set aside by another caller while we read it
+            problem = f"missing file: {exc}"
+        return True if problem is None else problem
+
+    def _set_aside(self, final: Path, name: str, problem: str) -> None:
+        """Move a damaged artifact out of the way (we hold its lock); readers that mapped
+        its files keep them: the rename and unlink do not touch open mappings."""
+        print(f"[artifacts] rebuilding {name}: {problem}", flush=True)
+        trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(final, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
 
     def remove(self, kind: str, key: str) -> None:
         """Delete one artifact (rename first, so readers never see a half-deleted folder)."""

@@ -85,3 +85,41 @@ def test_lock_with_a_stopped_heartbeat_is_broken(tmp_path):
     path = store.get_or_build("thing", {"k": 3}, lambda tmp: (tmp / "v").write_text("1"))
     assert (path / "v").is_file()
     assert [a.key for a in store.list()] == [key]
+
+
+def _validated_build(root: str, counter: str) -> None:
+    from trainables.array_files import check_arrays, write_arrays
+    import numpy as np
+
+    store = ArtifactStore(root, heartbeat_s=0.2, stale_after_s=5.0, poll_s=0.05)
+
+    def build(tmp: Path) -> None:
+        with open(counter, "a") as fh:
+            fh.write("x")
+        time.sleep(0.5)
+        write_arrays(tmp, {"rows": np.arange(1000, dtype=np.float32)})
+
+    path = store.get_or_build("rows", {"a": 1}, build, validate=check_arrays)
+    assert check_arrays(path) is None
+
+
+def test_a_damaged_artifact_is_rebuilt_once_by_concurrent_readers(tmp_path):
+    from trainables.array_files import map_arrays
+
+    root, counter = tmp_path / "a", tmp_path / "count"
+    _validated_build(str(root), str(counter))
+    assert counter.read_text() == "x"
+    store = ArtifactStore(root)
+    rows = store.lookup("rows", {"a": 1}) / "rows.npy"
+    rows.write_bytes(rows.read_bytes()[:-8])  # truncated: the size check catches it
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_validated_build, args=(str(root), str(counter)))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert counter.read_text() == "xx"  # one rebuild among three readers
+    assert list(map_arrays(store.lookup("rows", {"a": 1}))["rows"]) == list(range(1000))
+    assert not list(root.glob("rows/.trash-*"))

@@ -15,7 +15,8 @@ Modules, in the order a training step uses them:
 - :mod:`.sparsity`: the counting rule and head sparsity (2.10)
 
 The trial side: :mod:`.config` (``CapConfig``, torch-free), :mod:`.teacher` (the shared
-``teacher`` artifact and its checks), :mod:`.memory` (a trial's PrC/FiC/SnC banks),
+``teacher`` artifact and its checks), :mod:`.teacher_outputs` (its logits and FiC rows, and
+the PrC bank, as shared memory-mapped artifacts), :mod:`.memory` (a trial's PrC/FiC/SnC banks),
 :mod:`.training` (the fine-tune loop's hooks) and :mod:`.trainable` (``run``, the ``cap``
 trainable).
 
@@ -70,6 +71,9 @@ _EXPORTS: dict[str, str] = {
     "check_schedule_fits": "trainables.cap.config",
     "TeacherMismatchError": "trainables.cap.teacher",
     "load_teacher": "trainables.cap.teacher",
+    "CachedTeacher": "trainables.cap.teacher_outputs",
+    "shared_pretrained_bank": "trainables.cap.teacher_outputs",
+    "shared_teacher_outputs": "trainables.cap.teacher_outputs",
     "TrialBanks": "trainables.cap.memory",
     "CapTraining": "trainables.cap.training",
     "run": "trainables.cap.trainable",

@@ -52,6 +52,22 @@ class MemoryBank:
         self._depth = 0
         self.labels: torch.Tensor | None = None
 
+    @classmethod
+    def mapped(cls, vectors: torch.Tensor, labels: torch.Tensor | None) -> MemoryBank:
+        """A one-column bank over ``vectors`` ``[N, d]`` without a copy (e.g. a memory map of
+        a shared artifact, :mod:`trainables.cap.teacher_outputs`); not for appending."""
+        if vectors.dim() != 2 or vectors.dtype not in _BANK_DTYPES:
+            raise ValueError(f"mapped vectors must be [N, d] of {_BANK_DTYPES}, got "
+                             f"{vectors.dtype}{list(vectors.shape)}")
+        bank = cls.__new__(cls)
+        bank._storage = vectors.unsqueeze(1)
+        bank._depth = 1
+        bank.labels = labels
+        bank.shared = True
+        return bank
+
+    shared = False  # True for a bank over a shared artifact's file (its pages are shared)
+
     @property
     def num_examples(self) -> int:
         return self._storage.size(0)

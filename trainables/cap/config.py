@@ -55,6 +55,10 @@ class CapConfig(TrainConfig):
     Teacher: ``teacher_path`` a fine-tuned model folder; None fine-tunes one with the dense
         trainable as a shared artifact, from the trial's model, task, data and length and the
         ``teacher_*`` settings. Needed for KD and for the FiC bank (pitfall 18).
+    Sharing (:mod:`trainables.cap.teacher_outputs`): ``teacher_cache`` computes the
+        teacher's logits and FiC rows once per sweep (a shared artifact the trials
+        memory-map; KD reads the batch's rows instead of running the teacher);
+        ``prc_cache`` does the same for the PrC bank. False computes them per trial.
     """
 
     # the scripts' optimisation settings (TrainConfig keeps dense's defaults)
@@ -92,6 +96,9 @@ class CapConfig(TrainConfig):
     # A teacher scoring below the majority-class score on the eval split is refused (it
     # teaches worse than always answering the most frequent class); true accepts it.
     allow_weak_teacher: bool = False
+    # sharing what every trial computes alike
+    teacher_cache: bool = True
+    prc_cache: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

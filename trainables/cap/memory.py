@@ -55,6 +55,7 @@ class TrialBanks:
         self.finetuned = MemoryBank(n, hidden, dtype=dtype)
         self.snapshots = MemoryBank(n, hidden, dtype=dtype, capacity=max(1, epochs - 1))
         self.encode_seconds: list[float] = []  # one entry per encoding pass (benchmarks)
+        self.shared_seconds = 0.0  # getting the shared PrC/FiC artifacts (build or map)
 
     def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
         # Sequential, at the training batch size, as the original's encoding loop.
@@ -67,10 +68,30 @@ class TrialBanks:
             bank.encode(model, self._batches(), self.cfg.alignrep, train_mode=train_mode)
         self.encode_seconds.append(time.perf_counter() - start)
 
-    def encode_initial(self, student: nn.Module, teacher: nn.Module) -> None:
-        """FiC from the teacher and PrC from the untrained student, both in eval mode."""
-        self._encode(self.finetuned, teacher, train_mode=False)
-        self._encode(self.pretrained, student, train_mode=False)
+    def encode_initial(self, student: nn.Module, teacher: nn.Module | None, *,
+                       pretrained: MemoryBank | None = None,
+                       finetuned: MemoryBank | None = None) -> None:
+        """FiC from the teacher and PrC from the untrained student, both in eval mode.
+
+        A given ``pretrained`` / ``finetuned`` bank (the shared, memory-mapped artifacts of
+        :mod:`trainables.cap.teacher_outputs`) is used as it is instead of encoding.
+        """
+        for name, given in (("pretrained", pretrained), ("finetuned", finetuned)):
+            if given is not None and (given.num_examples, given.dim) != (
+                    self.pretrained.num_examples, self.pretrained.dim):
+                raise ValueError(f"the shared {name} bank has {given.num_examples} x "
+                                 f"{given.dim} rows, the trial needs "
+                                 f"{self.pretrained.num_examples} x {self.pretrained.dim}")
+        if finetuned is not None:
+            self.finetuned = finetuned
+        else:
+            if teacher is None:
+                raise ValueError("encoding FiC needs the teacher (or a shared FiC bank)")
+            self._encode(self.finetuned, teacher, train_mode=False)
+        if pretrained is not None:
+            self.pretrained = pretrained
+        else:
+            self._encode(self.pretrained, student, train_mode=False)
 
     def snapshot(self, student: nn.Module) -> None:
         """Append the student's current vectors to SnC (the start of epochs 1, 2, ...)."""
@@ -81,9 +102,16 @@ class TrialBanks:
         """Host memory the three banks reserve (vectors and labels)."""
         return self.pretrained.nbytes + self.finetuned.nbytes + self.snapshots.nbytes
 
+    @property
+    def shared_nbytes(self) -> int:
+        """The part of :attr:`nbytes` in shared files (page cache, one copy per node)."""
+        return sum(bank.nbytes for bank in (self.pretrained, self.finetuned) if bank.shared)
+
     def describe(self) -> str:
-        return (f"banks {self.nbytes / 2**20:.1f} MiB host memory ({self.cfg.bank_dtype}): "
-                f"PrC {self.pretrained.depth}, FiC {self.finetuned.depth}, "
+        shared = self.shared_nbytes
+        note = f", {shared / 2**20:.1f} MiB of it in shared files" if shared else ""
+        return (f"banks {self.nbytes / 2**20:.1f} MiB host memory ({self.cfg.bank_dtype}"
+                f"{note}): PrC {self.pretrained.depth}, FiC {self.finetuned.depth}, "
                 f"SnC {self.snapshots.depth} columns of {self.pretrained.num_examples} rows")
 
     def loss(self, anchor: torch.Tensor, batch: Mapping[str, torch.Tensor],

@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import nn
 
-from trainables.artifacts import store_or_temporary
+from trainables.artifacts import MANIFEST, ArtifactStore, store_or_temporary
 from trainables.cap.config import CapConfig
 from trainables.config import DenseConfig
 from trainables.data import TaskData
@@ -104,19 +104,48 @@ def load_teacher(cfg: CapConfig, prep: Prepared, student_hidden: int) -> nn.Modu
         TeacherMismatchError: labels, vocabulary or hidden size differ from the trial's.
     """
     with store_or_temporary(prep.store, "cap-teacher-") as store:
-        if cfg.teacher_path is not None:
-            folder = Path(cfg.teacher_path).expanduser()
-        else:
-            folder = store.get_or_build(
-                TEACHER_KIND, teacher_inputs(cfg, prep.data),
-                lambda tmp: build_teacher(cfg, tmp),
-                on_wait=lambda holder: log(f"waiting for the teacher built by {holder}"))
-        check_teacher(folder, prep.task, prep.tokenizer,
-                      student_hidden if cfg.use_contrastive else None)
-        teacher = load_classifier(str(folder), prep.task.num_labels, seed=cfg.teacher_seed)
-    teacher.to(prep.device).eval().requires_grad_(False)
-    check_teacher_strength(cfg, folder, teacher, prep)
-    return teacher
+        folder, _ = checked_teacher_folder(cfg, prep, store, student_hidden)
+        return load_teacher_from(cfg, prep, folder)
+
+
+def load_teacher_from(cfg: CapConfig, prep: Prepared, folder: Path) -> nn.Module:
+    """The teacher of a checked ``folder``, in eval mode, frozen, on the trial's device."""
+    teacher = load_classifier(str(folder), prep.task.num_labels, seed=cfg.teacher_seed)
+    return teacher.to(prep.device).eval().requires_grad_(False)
+
+
+def checked_teacher_folder(cfg: CapConfig, prep: Prepared, store: ArtifactStore,
+                           student_hidden: int) -> tuple[Path, dict[str, Any]]:
+    """The teacher's folder (built as an artifact if needed), checked, and its identity.
+
+    The identity names exactly these weights, for the keys of what is computed from them
+    (:mod:`trainables.cap.teacher_outputs`): the artifact's key and build time, or for
+    ``teacher_path`` the resolved folder with its files' sizes and modification times.
+
+    Raises:
+        TeacherMismatchError: labels, vocabulary or hidden size differ from the trial's.
+    """
+    if cfg.teacher_path is not None:
+        folder = Path(cfg.teacher_path).expanduser()
+    else:
+        folder = store.get_or_build(
+            TEACHER_KIND, teacher_inputs(cfg, prep.data),
+            lambda tmp: build_teacher(cfg, tmp),
+            on_wait=lambda holder: log(f"waiting for the teacher built by {holder}"))
+    check_teacher(folder, prep.task, prep.tokenizer,
+                  student_hidden if cfg.use_contrastive else None)
+    check_teacher_strength(cfg, folder, None, prep)
+    return folder, teacher_identity(folder, cfg.teacher_path is None)
+
+
+def teacher_identity(folder: Path, is_artifact: bool) -> dict[str, Any]:
+    """What names a teacher's weights (see :func:`checked_teacher_folder`)."""
+    if is_artifact:  # a rebuilt artifact (same key, new weights) gets a new build time
+        manifest = json.loads((folder / MANIFEST).read_text())
+        return {"artifact": folder.name, "created": manifest.get("created")}
+    files = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
+             for p in sorted(folder.iterdir()) if p.is_file()}
+    return {"path": str(folder.resolve()), "files": files}
 
 
 class WeakTeacherError(ValueError):
@@ -137,8 +166,11 @@ def majority_score(task: TaskSpec, labels: Any) -> float:
     return compute_metrics(task, np.full(len(gold), majority, dtype=np.int64), gold)["score"]
 
 
-def teacher_score(folder: Path, teacher: nn.Module, cfg: CapConfig, prep: Prepared) -> float:
-    """The score recorded when the teacher was built, else its score on the eval split."""
+def teacher_score(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
+                  prep: Prepared) -> float:
+    """The score recorded when the teacher was built, else its score on the eval split
+    (``teacher`` None: loaded from ``folder`` only then, since cached teacher outputs
+    spare a trial the teacher model)."""
     record = folder / "metrics.json"
     if record.is_file():
         recorded = json.loads(record.read_text()).get("metrics", {}).get("score")
@@ -146,11 +178,13 @@ def teacher_score(folder: Path, teacher: nn.Module, cfg: CapConfig, prep: Prepar
             return float(recorded)
     from trainables.evaluation import evaluate
 
+    if teacher is None:
+        teacher = load_teacher_from(cfg, prep, folder)
     return evaluate(teacher, prep.data, batch_size=cfg.eval_batch_size, device=prep.device,
                     bf16=cfg.bf16, trim_padding=cfg.trim_padding)["score"]
 
 
-def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module,
+def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module | None,
                            prep: Prepared) -> None:
     """Refuse a teacher below the majority-class score unless ``allow_weak_teacher``."""
     labels = next(iter(prep.data.evals.values()))["labels"].numpy()
@@ -230,5 +264,6 @@ def _check_vocabulary(folder: Path, config: Any, tokenizer: Any) -> None:
 
 
 __all__ = ["TEACHER_KIND", "TeacherMismatchError", "WeakTeacherError", "build_teacher",
-           "check_teacher", "check_teacher_strength", "load_teacher", "majority_score",
-           "teacher_config", "teacher_inputs", "train_fingerprint"]
+           "check_teacher", "check_teacher_strength", "checked_teacher_folder", "load_teacher",
+           "load_teacher_from", "majority_score", "teacher_config", "teacher_identity",
+           "teacher_inputs", "train_fingerprint"]

@@ -32,10 +32,11 @@ from trainables.cap.config import CapConfig
 from trainables.cap.losses import kd_loss, l1_regulariser, task_loss
 from trainables.cap.masked import PruningState, bake_masks
 from trainables.cap.memory import TrialBanks
-from trainables.cap.representations import forward_with_anchor, model_inputs
+from trainables.cap.representations import forward_with_anchor
 from trainables.cap.schedule import lambda_at, threshold_at
 from trainables.cap.sparsity import count_remaining, head_sparsity
 from trainables.cap.teacher import log
+from trainables.cap.teacher_outputs import CachedTeacher, teacher_logits
 from trainables.finetune import Hooks
 from trainables.latency import latency_batch, paired_latency_ms
 from trainables.prepare import Prepared
@@ -80,7 +81,7 @@ class CapTraining:
     """The state of one CAP trial between the shared loop's hooks."""
 
     def __init__(self, cfg: CapConfig, prep: Prepared, model: nn.Module,
-                 state: PruningState, teacher: nn.Module | None, plan: Plan,
+                 state: PruningState, teacher: nn.Module | CachedTeacher | None, plan: Plan,
                  banks: TrialBanks | None) -> None:
         self.cfg, self.prep, self.model, self.state, self.plan = cfg, prep, model, state, plan
         self.teacher = teacher if cfg.distill_loss_weight > 0 else None
@@ -131,11 +132,10 @@ class CapTraining:
         logits, anchor = forward_with_anchor(model, batch, cfg.alignrep)
         logits = logits.float()  # losses in float32 under bf16 autocast
         total = cfg.ce_loss_weight * task_loss(logits, batch["labels"])
-        if self.teacher is not None:
-            with torch.no_grad():
-                teacher_logits = self.teacher(**model_inputs(batch, logits.device)).logits
+        if self.teacher is not None:  # a model, or its cached logits (teacher_cache)
+            targets = teacher_logits(self.teacher, batch, logits.device)
             total = total + cfg.distill_loss_weight * kd_loss(
-                logits, teacher_logits.float(), cfg.kd_temperature)
+                logits, targets.float(), cfg.kd_temperature)
         if self.banks is not None:
             total = total + self.banks.loss(anchor.float(), batch, self.generator)
         if self.penalty:

@@ -42,7 +42,8 @@ class SmpConfig(TrainConfig):
         mask_exact_count: break score ties by head index so each layer keeps exactly
             ``H - int(H * r)`` heads (off = the faithful rule, which keeps fewer on ties).
         mask_batch_size / mask_max_examples: the scoring pass (``cal``): batch 8 over the
-            whole training set (None) as the original, or a fixed random subset.
+            whole training set (None) as the original, or a fixed random subset (the
+            ``dev`` profile scores 512 rows: benchmarks/smp_mask_stability.py).
     Pruner settings:
         pruner: ``meta-train`` meta-trains the pruner as a shared artifact (the ``meta_*``
             settings); ``released-base`` / ``released-large`` use the authors' released
