@@ -32,7 +32,9 @@ def test_smoke_sweep_writes_one_final_row_per_trial(ray_local, tmp_path, capsys)
     assert final[S.HEAD_SPARSITY].between(0.0, 1.0).all()
     assert (final[S.STEP] == 4).all() and sorted(df[S.ITERATION].unique()) == [1, 2]
     assert final[S.param_column("final_lambda")].between(100.0, 4000.0).all()
-    assert S.param_column("extra_examples") not in df  # pinned by the smoke profile
+    # pinned by the smoke profile: recorded like a searched value (the value the trial used)
+    pinned = search_spaces.get_space("cap_soft_sst2").settings("smoke")["extra_examples"]
+    assert (df[S.param_column("extra_examples")] == pinned).all()
     removed = final[S.PARAMS_TOTAL] - final[S.PARAMS_REMAINING]
     assert list(final[S.WEIGHT_SPARSITY]) == pytest.approx(list(removed / final[S.PARAMS_TOTAL]))
     assert (final[S.WEIGHT_SPARSITY] > 0).any()  # the smoke's score lr lets soft scores fall

@@ -58,7 +58,10 @@ def test_fp32_cached_logits_and_rows_equal_a_fresh_forward_on_the_same_batch(
     assert np.array_equal(cached["labels"], dataset["labels"].numpy())
 
 
-def test_bf16_cached_logits_are_within_bf16_rounding_of_a_fresh_forward(tiny_model, dataset):
+def test_bf16_cached_logits_are_within_bf16_rounding_of_a_fresh_forward(tiny_model, dataset,
+                                                                        monkeypatch):
+    # bf16 on purpose, also on a CPU without native bf16 (where trials fall back to fp32)
+    monkeypatch.setenv("PRUNESWEEP_CPU_BF16", "force")
     cached = torch.from_numpy(
         compute_teacher_outputs(tiny_model, dataset, "cls", torch.float32, CPU, True)["logits"])
     fp32 = torch.from_numpy(
