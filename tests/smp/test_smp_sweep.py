@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import search_spaces
 from analysis import schema as S
 from orchestrator.cli import main
 from trainables.artifacts import ArtifactStore
@@ -20,7 +21,9 @@ def test_smoke_sweep_writes_one_final_row_per_trial(ray_local, tmp_path, capsys)
     assert len(final) == 2 and final[S.TRIAL_ID].nunique() == 2
     assert (final[S.STATUS] == S.STATUS_COMPLETED).all()
     assert (final[S.METHOD] == "smp").all() and (final[S.TASK] == "sst2").all()
-    assert S.param_column("allocation") not in df  # pinned by the smoke profile
+    # pinned by the smoke profile: recorded like a searched value (the value the trial used)
+    pinned = search_spaces.get_space("smp_sst2").settings("smoke")["allocation"]
+    assert (df[S.param_column("allocation")] == pinned).all()
     for _, row in final.iterrows():
         ratio = row[S.param_column("prune_ratio")]
         assert 0.1 <= ratio <= 0.9
