@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,14 +50,14 @@ SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc")
 STEPS = 1000  # simulated optimizer steps per trial (the scheduler reads step / total_steps)
 
 
-class Benchmark:
+class Benchmark(Protocol):
     """What a simulated trial reports; :class:`search_surrogate.Surrogate` is one."""
 
     fractions: np.ndarray
     settled_from: float
 
     def sample(self, values: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        raise NotImplementedError
+        ...
 
 
 @dataclass
