@@ -15,15 +15,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-from trainables.runtime import autocast, synchronize, to_device
+from trainables.runtime import autocast, eval_mode, synchronize, to_device
 
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 BATCH_SIZE = 32
@@ -44,18 +43,6 @@ def latency_batch(tensors: Mapping[str, torch.Tensor], device: torch.device,
     """The first ``batch_size`` rows of ``tensors``, full length, on ``device``."""
     n = min(batch_size, len(tensors["input_ids"]))
     return to_device({k: tensors[k][:n] for k in SEQUENCE_KEYS if k in tensors}, device)
-
-
-@contextlib.contextmanager
-def _eval_mode(*modules: nn.Module) -> Iterator[None]:
-    before = [m.training for m in modules]
-    try:
-        for module in modules:
-            module.eval()
-        yield
-    finally:
-        for module, mode in zip(modules, before):
-            module.train(mode)
 
 
 @torch.no_grad()
@@ -79,7 +66,7 @@ def paired_latency_ms(model: nn.Module, tensors: Mapping[str, torch.Tensor], *,
     batch = latency_batch(tensors, device, batch_size)
     models = {"latency_ms": model, "dense_latency_ms": dense}
     samples: dict[str, list[float]] = {key: [] for key in models}
-    with _eval_mode(model, dense):
+    with eval_mode(model, dense):
         for index in range(warmup + rounds):
             for key, module in models.items():
                 synchronize(device)

@@ -12,14 +12,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.models import bert_of
+from trainables.runtime import eval_mode
 from trainables.smp.pruner import MAP_SIZE
 
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -66,19 +66,6 @@ def model_inputs(batch: Mapping[str, torch.Tensor], device: torch.device | None 
     if "input_ids" not in batch or "attention_mask" not in batch:
         raise KeyError(f"a batch needs input_ids and attention_mask, got keys {sorted(batch)}")
     return {k: batch[k].to(device) if device else batch[k] for k in SEQUENCE_KEYS if k in batch}
-
-
-@contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put ``modules`` in eval mode and restore each one's previous mode afterwards."""
-    before = [m.training for m in modules]
-    try:
-        for module in modules:
-            module.eval()
-        yield
-    finally:
-        for module, mode in zip(modules, before):
-            module.train(mode)
 
 
 def encode_with_attention(model: nn.Module, batch: Mapping[str, torch.Tensor]):
