@@ -1,4 +1,4 @@
-"""Pure schedules (methods.md 2.4, 2.9): cubic threshold, lambda ramp, learning rate."""
+"""Pure schedules (methods.md 2.4, 2.9): cubic threshold and lambda ramp (the learning rate: tests/foundation)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import itertools
 import pytest
 
 from trainables.cap import lambda_at
-from trainables.cap import lr_multiplier
 from trainables.cap import threshold_at
 
 # The shipped QQP topk script: T = 11,371 batches x 10 epochs, W = 11,000, iw = 2, fw = 3.
@@ -57,21 +56,12 @@ def test_without_warmup_the_cubic_spans_the_whole_run():
     assert threshold_at(100, 100, 0, 2, 3, 1.0, 0.1) == pytest.approx(0.1)
 
 
-def test_lr_multiplier_warmup_then_linear_decay():
-    assert lr_multiplier(0, W, T) == 0.0
-    assert lr_multiplier(W // 2, W, T) == pytest.approx(0.5)
-    assert lr_multiplier(W, W, T) == 1.0
-    assert lr_multiplier(T, W, T) == 0.0
-    assert lr_multiplier(T + 5, W, T) == 0.0
-    assert lr_multiplier(0, 0, 10) == 1.0
-
-
 def test_schedule_validation():
     with pytest.raises(ValueError, match="`step` must be >= 0"):
         topk(-1)
     with pytest.raises(ValueError, match="`total_steps` must be >= 1"):
         threshold_at(0, 0, 0, 1, 1, 1.0, 0.1)
     with pytest.raises(ValueError, match="`warmup_steps` must be >= 0"):
-        lr_multiplier(0, -1, 10)
+        threshold_at(0, 10, -1, 1, 1, 1.0, 0.1)
     with pytest.raises(ValueError, match="final_threshold"):
         lambda_at(0, 10, 1, 1, 1, 0.0, 0.0, 5.0)

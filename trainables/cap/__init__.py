@@ -60,7 +60,6 @@ _EXPORTS: dict[str, str] = {
     "encode_batch": "trainables.cap.representations",
     "forward_with_anchor": "trainables.cap.representations",
     "lambda_at": "trainables.cap.schedule",
-    "lr_multiplier": "trainables.cap.schedule",
     "threshold_at": "trainables.cap.schedule",
     "count_remaining": "trainables.cap.sparsity",
     "head_sparsity": "trainables.cap.sparsity",

@@ -13,8 +13,6 @@ Example (the shipped QQP topk script: T = 113,710, W = 11,000, iw = 2, fw = 3):
 
 from __future__ import annotations
 
-from trainables.lr_schedule import lr_multiplier as shared_multiplier
-
 
 def _check_schedule(
     step: int, total_steps: int, warmup_steps: int, initial_warmup: float, final_warmup: float
@@ -105,17 +103,3 @@ def lambda_at(
     )
     return float(final_lambda * threshold / final_threshold)
 
-
-def lr_multiplier(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Linear warm-up over ``warmup_steps``, then linear decay to 0 at ``total_steps``.
-
-    The shared loop's multiplier (transformers' ``get_linear_schedule_with_warmup``) with
-    the schedule's argument checks; it applies to every parameter group, the mask scores
-    included (methods.md 2.9).
-
-    Example:
-        >>> lr_multiplier(5, 10, 110), lr_multiplier(60, 10, 110)
-        (0.5, 0.5)
-    """
-    _check_schedule(step, total_steps, warmup_steps, 0, 0)
-    return shared_multiplier(step, warmup_steps, total_steps)
