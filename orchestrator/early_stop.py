@@ -24,6 +24,8 @@ from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from trainables import report_keys as K
+
 
 class ParetoRungScheduler(FIFOScheduler):
     """Stop trials dominated at rungs reached after their sparsity settled.
@@ -63,10 +65,10 @@ class ParetoRungScheduler(FIFOScheduler):
 
     def decide(self, trial_id: str, result: dict) -> str:
         """CONTINUE or STOP for one result (the Tune-free core, tested directly)."""
-        if result.get("is_final") or not result.get("sparsity_settled", True):
+        if result.get(K.IS_FINAL) or not result.get(K.SPARSITY_SETTLED, True):
             return TrialScheduler.CONTINUE
         score, sparsity = result.get(self.score), result.get(self.sparsity)
-        step, total = result.get("step"), result.get("total_steps")
+        step, total = result.get(K.STEP), result.get(K.TOTAL_STEPS)
         if not all(isinstance(v, (int, float)) for v in (score, sparsity, step, total)):
             return TrialScheduler.CONTINUE
         if math.isnan(score) or total <= 0:

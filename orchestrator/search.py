@@ -17,6 +17,7 @@ from typing import Any
 from ray.tune.search.optuna import OptunaSearch
 
 from orchestrator.errors import UsageError
+from trainables import report_keys as K
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc")
 TUNE_TRIAL_ATTR = "tune_trial_id"
@@ -101,13 +102,13 @@ class SweepSearch(OptunaSearch):
                           error: bool = False) -> None:
         if self.targets is not None:
             self.targets.record(trial_id, result,
-                                bool(result and not error and result.get("is_final")))
+                                bool(result and not error and result.get(K.IS_FINAL)))
         if self._finished_in_study(trial_id):
             return None
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
-        if result and not error and not result.get("is_final"):
+        if result and not error and not result.get(K.IS_FINAL):
             # Stopped before the end (early stopping, time budget): never a front point.
             self._tell(ot_trial, None, "PRUNED")
             self._completed_trials.add(trial_id)

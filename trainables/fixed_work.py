@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainables import report_keys as K
 from trainables.config import ConfigError, from_mapping
 from trainables.reporting import Reporter
 
@@ -50,9 +51,9 @@ def run(config: Mapping[str, Any], report: Reporter, *, resume_from: Path | None
         (directory / "done").write_text(str(index + 1))
         final = index + 1 == cfg.num_reports
         try:
-            report({"method": "dense", "task": "none", "model": "none", "step": index + 1,
-                    "total_steps": cfg.num_reports, "is_final": final, "score": cfg.knob,
+            report({"method": "dense", "task": "none", "model": "none", K.STEP: index + 1,
+                    K.TOTAL_STEPS: cfg.num_reports, K.IS_FINAL: final, "score": cfg.knob,
                     "weight_sparsity": 0.0, "head_sparsity": 0.0, "train_time_s": worked,
-                    "work_s": worked, "sparsity_settled": True}, checkpoint_dir=directory)
+                    "work_s": worked, K.SPARSITY_SETTLED: True}, checkpoint_dir=directory)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
