@@ -82,13 +82,29 @@ def fake_banks(cfg, rows: int, hidden: int, epochs: int):
     return banks
 
 
+def _steady_cap():
+    """CapTraining at a fixed point of its schedule: the final threshold and, for soft
+    pruning, the L1 term at full weight (the schedule's per-step cost is nil)."""
+    from trainables.cap.training import CapTraining
+
+    class SteadyCap(CapTraining):
+        def threshold(self, step: int) -> float:
+            return self.cfg.final_threshold
+
+        def penalty(self, step: int) -> float:
+            return 100.0 if self.cfg.pruning_method == "soft" else 0.0
+
+    return SteadyCap
+
+
 def build_variant(args, name: str, teacher, banks_cache: dict):
     """(model, loss_fn, optimizer, state) for one variant."""
     import torch
 
     from trainables.cap.masked import PruningState, wrap_bert
-    from trainables.cap.training import CapTraining, Plan, param_groups
-    from trainables.finetune import default_param_groups
+    from trainables.cap.training import param_groups
+    from trainables.finetune import Plan
+    from trainables.method import default_param_groups
     from trainables.models import load_classifier
 
     method, kd, use_banks = VARIANTS[name]
@@ -111,9 +127,8 @@ def build_variant(args, name: str, teacher, banks_cache: dict):
     else:
         banks = banks_cache.setdefault("banks", fake_banks(
             cfg, args.rows, model.config.hidden_size, args.epochs)) if use_banks else None
-        plan = Plan(steps_per_epoch=100, total_steps=1000, warmup_steps=0)
-        training = CapTraining(cfg, None, model, state, teacher if kd else None, plan, banks)
-        training.penalty = 100.0 if method == "soft" else 0.0  # the L1 term at full weight
+        plan = Plan(steps_per_epoch=100, total_steps=1000, warmup_steps=0, eval_every=100)
+        training = _steady_cap()(cfg, None, model, state, teacher if kd else None, plan, banks)
         loss_fn = training.loss
         groups = param_groups(model, cfg) if method is not None else \
             default_param_groups(model, cfg)

@@ -84,7 +84,7 @@ class ParamLayout:
     @property
     def params_per_head(self) -> int:
         """What removing one head frees: Q/K/V rows and biases, attention-output columns
-        (as ``trainables.smp.heads.params_per_head``)."""
+        (SMP removes heads physically, :func:`trainables.smp.heads.prune_heads`)."""
         return 4 * self.hidden * self.head_size + 3 * self.head_size
 
     def sparsity(self, remaining: int) -> float:

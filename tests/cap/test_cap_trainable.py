@@ -79,14 +79,17 @@ def test_final_checkpoint_holds_a_baked_stock_bert_with_the_same_counts(tmp_path
 
 
 def test_evaluation_uses_the_final_threshold_and_restores_the_schedule(tmp_path):
+    from trainables.data import batches
+
     cfg = from_mapping(CapConfig, tiny_cap_config(tmp_path))
     training = setup(cfg)
-    training.on_step_start(3)
+    batch = next(iter(batches(training.prep.data.train, 8)))
+    training.loss(training.model, batch, 3)  # the step sets its threshold first
     scheduled = training.state.threshold
+    assert scheduled == training.threshold(3)
     assert 0.03 < scheduled < 1.0  # inside the cubic
-    training.before_eval()
-    assert training.state.threshold == cfg.final_threshold
-    training.after_eval()
+    with training.evaluating():
+        assert training.state.threshold == cfg.final_threshold
     assert training.state.threshold == scheduled
 
 

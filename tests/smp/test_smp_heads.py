@@ -13,12 +13,11 @@ import trainables
 from trainables.models import count_parameters
 from trainables.models import load_classifier
 from trainables.smp import HeadMasker
-from trainables.smp import dense_encoder_params
-from trainables.smp import encoder_param_counts
 from trainables.smp import head_sparsity
 from trainables.smp import prune_heads
-from trainables.smp import weight_sparsity
-from trainables.smp.heads import params_per_head
+from trainables.sparsity import count_params
+from trainables.sparsity import dense_encoder_params
+from trainables.targets import layout_from_config
 
 
 def _inputs(batch: dict) -> dict:
@@ -122,19 +121,18 @@ def test_prune_heads_refuses_empty_layers(tiny_eager):
 
 def test_parameter_counts(tiny_eager):
     encoder = tiny_eager.bert.encoder
-    total, remaining = encoder_param_counts(tiny_eager)
+    remaining, total = count_params(tiny_eager)
     assert total == remaining == count_parameters(encoder)
     assert total == dense_encoder_params(tiny_eager.config)
     keep = _random_keep(5)
     dropped = int((~keep).sum())
-    _, by_mask = encoder_param_counts(tiny_eager, keep)
     prune_heads(tiny_eager, keep)
-    total_after, by_pruning = encoder_param_counts(tiny_eager)
-    assert total_after == total
-    assert by_pruning == count_parameters(encoder) == by_mask
-    assert by_pruning == total - dropped * params_per_head(32, 8)
-    assert weight_sparsity(tiny_eager) == pytest.approx(1 - by_pruning / total)
-    assert encoder_param_counts(tiny_eager, keep)[1] == by_pruning  # no double counting
+    by_pruning, total_after = count_params(tiny_eager)
+    assert total_after == total  # the dense denominator, from the config
+    assert by_pruning == count_parameters(encoder)
+    per_head = layout_from_config(tiny_eager.config).params_per_head
+    assert by_pruning == total - dropped * per_head
+    assert count_params(tiny_eager).weight_sparsity == pytest.approx(1 - by_pruning / total)
     assert head_sparsity(keep) == pytest.approx(dropped / 16)
 
 

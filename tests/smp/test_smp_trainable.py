@@ -19,13 +19,11 @@ from trainables.smp import HeadPrunerCNN
 from trainables.smp import PrunerCheckpointError
 from trainables.smp import PruneRatioError
 from trainables.smp import SmpConfig
-from trainables.smp import dense_encoder_params
 from trainables.smp import load_mask_json
-from trainables.smp.heads import params_per_head
 from trainables.smp.trainable import MASK_FILE
 from trainables.smp.trainable import run
 
-LAYERS, HEADS, HIDDEN = 4, 4, 32  # the tiny BERT
+LAYERS, HEADS = 4, 4  # the tiny BERT
 
 
 @pytest.fixture
@@ -60,10 +58,11 @@ def builds(monkeypatch) -> dict:
 
 def expected_weight_sparsity(head_sparsity: float) -> float:
     from trainables.models import tiny_config
+    from trainables.targets import layout_from_config
 
-    total = dense_encoder_params(tiny_config(2, 100))
-    removed = round(head_sparsity * LAYERS * HEADS) * params_per_head(HIDDEN, HIDDEN // HEADS)
-    return removed / total
+    layout = layout_from_config(tiny_config(2, 100))
+    removed = round(head_sparsity * LAYERS * HEADS) * layout.params_per_head
+    return removed / layout.total
 
 
 def test_reports_schema_metrics_every_eval(config):

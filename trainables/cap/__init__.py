@@ -17,7 +17,7 @@ Modules, in the order a training step uses them:
 The trial side: :mod:`.config` (``CapConfig``, torch-free), :mod:`.teacher` (the shared
 ``teacher`` artifact and its checks), :mod:`.teacher_outputs` (its logits and FiC rows, and
 the PrC bank, as shared memory-mapped artifacts), :mod:`.memory` (a trial's PrC/FiC/SnC banks),
-:mod:`.training` (the fine-tune loop's hooks) and :mod:`.trainable` (``run``, the ``cap``
+:mod:`.training` (the training step, a fine-tune loop ``Method``) and :mod:`.trainable` (``run``, the ``cap``
 trainable).
 
 Names are imported lazily (PEP 562), so the orchestrator reads ``trainables.cap.config``

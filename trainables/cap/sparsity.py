@@ -1,11 +1,7 @@
-"""Sparsity accounting: CAP's counting rule and attention-head sparsity (methods.md 2.10).
+"""What CAP keeps: weight entries under its masks, and attention-head sparsity (methods.md 2.10).
 
-The counting rule of ``counts_parameters.py``: only the encoder counts. The denominator is
-every encoder parameter except ``mask_scores`` (the 6·L weight matrices, their biases and the
-LayerNorms); the numerator counts the kept entries of each weight matrix plus every bias and
-LayerNorm parameter. Embeddings, pooler and classifier are outside both.
-
-A weight entry is kept when its mask is 1 (wrapped model, masks at the state's current
+The counting rule itself is :mod:`trainables.sparsity`'s; CAP only says which weight entries
+are kept. An entry is kept when its mask is 1 (wrapped model, masks at the state's current
 threshold) or when it is non-zero (baked or dense model), so the numbers agree before and
 after :func:`~trainables.cap.masked.bake_masks`.
 
@@ -14,7 +10,7 @@ Example:
     >>> from trainables.models import load_classifier
     >>> model = wrap_bert(load_classifier("tiny", 2), PruningState("topk", 0.1))
     >>> count_remaining(model)                       # 10% of each matrix + biases/LayerNorms
-    (3876, 27156)
+    ParamCounts(remaining=3876, total=27156)
 """
 
 from __future__ import annotations
@@ -26,9 +22,10 @@ from torch import nn
 
 from trainables.cap.masked import MaskedLinear
 from trainables.models import HEAD_ROW_ROLES
-from trainables.models import bert_of
 from trainables.models import head_layout
 from trainables.models import iter_encoder_linears
+from trainables.sparsity import ParamCounts
+from trainables.sparsity import count_params
 
 
 def kept_entries(module: nn.Module) -> torch.Tensor:
@@ -45,8 +42,8 @@ def iter_kept(model: nn.Module) -> Iterator[tuple[int, str, nn.Module, torch.Ten
         yield index, role, module, kept_entries(module)
 
 
-def count_remaining(model: nn.Module) -> tuple[int, int]:
-    """``(remaining, total)`` encoder parameters under CAP's counting rule.
+def count_remaining(model: nn.Module) -> ParamCounts:
+    """``(remaining, total)`` encoder parameters, the entries CAP's masks keep counted.
 
     Example:
         >>> from trainables.models import load_classifier
@@ -54,20 +51,12 @@ def count_remaining(model: nn.Module) -> tuple[int, int]:
         >>> remaining == total                                             # dense: all kept
         True
     """
-    kept = {id(module.weight): int(mask.sum()) for _, _, module, mask in iter_kept(model)}
-    remaining = total = 0
-    for name, param in bert_of(model).encoder.named_parameters():
-        if name.endswith("mask_scores"):
-            continue
-        total += param.numel()
-        remaining += kept.get(id(param), param.numel())
-    return remaining, total
+    return count_params(model, kept_entries)
 
 
 def weight_sparsity(model: nn.Module) -> float:
-    """``1 - remaining / total`` of :func:`count_remaining` (the ``weight_sparsity`` column)."""
-    remaining, total = count_remaining(model)
-    return 1.0 - remaining / total
+    """The ``weight_sparsity`` column of :func:`count_remaining`."""
+    return count_remaining(model).weight_sparsity
 
 
 def pruned_heads(model: nn.Module) -> torch.Tensor:

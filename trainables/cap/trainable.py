@@ -3,7 +3,7 @@
 One trial (methods.md 5.2): (1) the task data and the teacher (a shared artifact fine-tuned
 once by the dense trainable, or ``teacher_path``), checked against the task; (2) the student
 with its encoder linears masked; (3) the FiC and PrC banks; (4) the shared fine-tune loop with
-CAP's hooks, reporting score, ``weight_sparsity`` (the 2.10 counting rule) and
+CAP's step (:class:`~trainables.cap.training.CapTraining`), reporting score, ``weight_sparsity`` (the 2.10 counting rule) and
 ``head_sparsity`` at the final threshold every evaluation; the final checkpoint also holds
 the pruned model baked into a stock BERT (``pruned_model/``).
 
@@ -41,7 +41,6 @@ from trainables.cap.teacher_outputs import CachedTeacher
 from trainables.cap.teacher_outputs import shared_pretrained_bank
 from trainables.cap.teacher_outputs import shared_teacher_outputs
 from trainables.cap.training import CapTraining
-from trainables.cap.training import Plan
 from trainables.config import from_mapping
 from trainables.finetune import fine_tune
 from trainables.finetune import plan_steps
@@ -63,16 +62,15 @@ def train_cap(cfg: CapConfig, report: Reporter, *, resume_from: Path | None = No
     """Prune while fine-tuning; returns the trained model, still masked (not baked)."""
     training = setup(cfg, resume_from is not None)
     return fine_tune(cfg, training.model, training.prep.data, report,
-                     device=training.prep.device, hooks=training.hooks(),
+                     device=training.prep.device, method=training,
                      resume_from=resume_from, identity=training.prep.identity(cfg))
 
 
 def setup(cfg: CapConfig, resuming: bool = False) -> CapTraining:
     """Everything before the first step: data, teacher, masked student, PrC and FiC."""
     prep = prepare(cfg)
-    steps_per_epoch, total, warmup, _ = plan_steps(cfg, len(prep.data.train["input_ids"]))
-    check_schedule_fits(cfg, total, warmup)  # before the (costly) teacher
-    plan = Plan(steps_per_epoch, total, warmup)
+    plan = plan_steps(cfg, len(prep.data.train["input_ids"]))
+    check_schedule_fits(cfg, plan.total_steps, plan.warmup_steps)  # before the costly teacher
     state = PruningState(cfg.pruning_method, cfg.initial_threshold)
     model = load_classifier(cfg.model, prep.task.num_labels, seed=cfg.seed)
     model = wrap_bert(model, state, cfg.mask_init).to(prep.device)
@@ -88,8 +86,8 @@ def setup(cfg: CapConfig, resuming: bool = False) -> CapTraining:
     if cfg.use_contrastive:
         banks = TrialBanks(cfg, prep.data, hidden, plan.epochs, prep.device)
         encode_initial_banks(cfg, prep, banks, model, teacher, state.threshold, resuming)
-    log(f"{cfg.method_name} on {prep.task.name}: {total} steps ({steps_per_epoch} per epoch), "
-        f"warm-up {warmup}, threshold {cfg.initial_threshold:g} -> {cfg.final_threshold:g}"
+    log(f"{cfg.method_name} on {prep.task.name}: {plan.total_steps} steps "
+        f"({plan.steps_per_epoch} per epoch), warm-up {plan.warmup_steps}, threshold {cfg.initial_threshold:g} -> {cfg.final_threshold:g}"
         + (f", final_lambda {cfg.final_lambda:g}" if cfg.pruning_method == "soft" else ""))
     return CapTraining(cfg, prep, model, state, teacher, plan, banks)
 

@@ -1,6 +1,7 @@
-"""What CAP changes in the shared fine-tune loop, as :class:`~trainables.finetune.Hooks`.
+"""CAP's training step, as the shared loop's :class:`~trainables.method.Method`.
 
-Per step (methods.md 2.4, 2.5, 2.9): set the threshold from the cubic schedule, then
+The step is :meth:`CapTraining.loss`, top to bottom (methods.md 2.4, 2.5, 2.9): the masks at
+the cubic schedule's threshold, the student's forward, then
 
     loss = w_ce * CE + w_kd * KD(T) + sum over PrC/FiC/SnC of contrastive + lambda(t) * L1
 
@@ -13,15 +14,16 @@ against the dense model, so ``speedup`` is what the zeros buy at inference.
 
 Example:
     >>> training = CapTraining(cfg, prep, model, state, teacher, plan, banks)  # doctest: +SKIP
-    >>> fine_tune(cfg, model, prep.data, report, hooks=training.hooks(), ...)  # doctest: +SKIP
+    >>> fine_tune(cfg, model, prep.data, report, method=training, ...)     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -37,25 +39,15 @@ from trainables.cap.schedule import lambda_at, threshold_at
 from trainables.cap.sparsity import count_remaining, head_sparsity
 from trainables.cap.teacher import log
 from trainables.cap.teacher_outputs import CachedTeacher, teacher_logits
-from trainables.finetune import Hooks
+from trainables.finetune import Plan
 from trainables.latency import latency_batch, paired_latency_ms
+from trainables.method import Method
 from trainables.prepare import Prepared
+from trainables.sparsity import ParamCounts
+from trainables.sparsity import sparsity_columns
 
 STATE_FILE = "cap_state.safetensors"  # the extra-examples generator of a checkpoint
 PRUNED_DIR = "pruned_model"  # the final checkpoint's baked, stock BERT
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The run's length, as the shared loop computes it (``plan_steps``)."""
-
-    steps_per_epoch: int
-    total_steps: int
-    warmup_steps: int
-
-    @property
-    def epochs(self) -> int:
-        return -(-self.total_steps // self.steps_per_epoch)
 
 
 def param_groups(model: nn.Module, cfg: CapConfig) -> list[dict[str, Any]]:
@@ -77,83 +69,92 @@ def param_groups(model: nn.Module, cfg: CapConfig) -> list[dict[str, Any]]:
     ]
 
 
-class CapTraining:
-    """The state of one CAP trial between the shared loop's hooks."""
+class CapTraining(Method):
+    """One CAP trial as the shared loop's :class:`~trainables.method.Method`."""
 
     def __init__(self, cfg: CapConfig, prep: Prepared, model: nn.Module,
                  state: PruningState, teacher: nn.Module | CachedTeacher | None, plan: Plan,
                  banks: TrialBanks | None) -> None:
+        super().__init__(None)  # the loss is CAP's own
+        self.name = cfg.method_name
         self.cfg, self.prep, self.model, self.state, self.plan = cfg, prep, model, state, plan
         self.teacher = teacher if cfg.distill_loss_weight > 0 else None
         self.banks = banks
         self.generator = torch.Generator().manual_seed(cfg.seed)  # the extra bank rows
-        self.scheduled = state.threshold
-        self.penalty = 0.0
         self.baked: nn.Module | None = None
-        self.bake_counts: tuple[tuple[int, int], tuple[int, int]] | None = None
+        self.bake_counts: tuple[ParamCounts, ParamCounts] | None = None
 
-    # -- schedule ------------------------------------------------------------------------
+    def param_groups(self, model: nn.Module, cfg: CapConfig) -> list[dict[str, Any]]:
+        return param_groups(model, cfg)
+
+    # -- the training step ---------------------------------------------------------------
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
+        """CAP's loss at ``step`` (methods.md 2.4-2.9), in the order of the paper's step."""
+        cfg = self.cfg
+        # 1. masks: the cubic schedule's threshold for this step, read by every MaskedLinear
+        self.state.threshold = self.threshold(step)
+        # 2. the student's forward through its masked linears; the anchor is its sentence rep
+        logits, anchor = forward_with_anchor(model, batch, cfg.alignrep)
+        logits = logits.float()  # losses in float32 under bf16 autocast
+        # 3. CE on the labels + KD from the teacher + contrastive against PrC, FiC and SnC
+        loss = cfg.ce_loss_weight * task_loss(logits, batch["labels"])
+        if self.teacher is not None:  # a model, or its cached logits (teacher_cache)
+            targets = teacher_logits(self.teacher, batch, logits.device)
+            loss = loss + cfg.distill_loss_weight * kd_loss(logits, targets.float(),
+                                                            cfg.kd_temperature)
+        if self.banks is not None:
+            loss = loss + self.banks.loss(anchor.float(), batch, self.generator)
+        # 4. soft pruning: L1 on the mask scores, weighted by lambda(t) of the same schedule
+        penalty = self.penalty(step)
+        if penalty:
+            loss = loss + penalty * l1_regulariser(model)
+        return loss
 
     def threshold(self, step: int) -> float:
         cfg, plan = self.cfg, self.plan
         return threshold_at(step, plan.total_steps, plan.warmup_steps, cfg.initial_warmup,
                             cfg.final_warmup, cfg.initial_threshold, cfg.final_threshold)
 
-    def on_step_start(self, step: int) -> None:
+    def penalty(self, step: int) -> float:
+        """lambda(t) of soft pruning's L1 term; 0 for top-k or ``final_lambda`` 0."""
         cfg, plan = self.cfg, self.plan
-        self.scheduled = self.state.threshold = self.threshold(step)
-        if cfg.pruning_method == "soft" and cfg.final_lambda > 0:
-            self.penalty = lambda_at(step, plan.total_steps, plan.warmup_steps,
-                                     cfg.initial_warmup, cfg.final_warmup,
-                                     cfg.initial_threshold, cfg.final_threshold,
-                                     cfg.final_lambda)
+        if cfg.pruning_method != "soft" or cfg.final_lambda <= 0:
+            return 0.0
+        return lambda_at(step, plan.total_steps, plan.warmup_steps, cfg.initial_warmup,
+                         cfg.final_warmup, cfg.initial_threshold, cfg.final_threshold,
+                         cfg.final_lambda)
 
-    def settled(self, step: int) -> bool:
+    def epoch_start(self, model: nn.Module, epoch: int) -> None:
+        if self.banks is None or epoch == 0:  # PrC and FiC were encoded before training
+            return
+        # The original encodes with the threshold of the step before: its loop variable still
+        # holds the last step's value when the epoch begins (methods.md 2.6). The next step
+        # sets its own threshold before any training.
+        self.state.threshold = self.threshold(epoch * self.plan.steps_per_epoch - 1)
+        self.banks.snapshot(model)
+        log(f"epoch {epoch}: snapshot encoded in {self.banks.encode_seconds[-1]:.1f}s; "
+            f"{self.banks.describe()}")
+
+    def sparsity_settled(self, step: int) -> bool:
         """True once the threshold is final (or training is over): sparsity stops moving."""
         plan = self.plan
         return (step >= plan.total_steps
                 or step > plan.total_steps - self.cfg.final_warmup * plan.warmup_steps)
 
-    def on_epoch_start(self, epoch: int) -> None:
-        if self.banks is None or epoch == 0:  # PrC and FiC were encoded before training
-            return
-        # The original encodes with the threshold of the step before: its loop variable still
-        # holds the last step's value when the epoch begins (methods.md 2.6). The next
-        # on_step_start sets the new step's threshold (and lambda) before any training.
-        self.state.threshold = self.threshold(epoch * self.plan.steps_per_epoch - 1)
-        self.banks.snapshot(self.model)
-        log(f"epoch {epoch}: snapshot encoded in {self.banks.encode_seconds[-1]:.1f}s; "
-            f"{self.banks.describe()}")
-
-    # -- loss ----------------------------------------------------------------------------
-
-    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
-        cfg = self.cfg
-        logits, anchor = forward_with_anchor(model, batch, cfg.alignrep)
-        logits = logits.float()  # losses in float32 under bf16 autocast
-        total = cfg.ce_loss_weight * task_loss(logits, batch["labels"])
-        if self.teacher is not None:  # a model, or its cached logits (teacher_cache)
-            targets = teacher_logits(self.teacher, batch, logits.device)
-            total = total + cfg.distill_loss_weight * kd_loss(
-                logits, targets.float(), cfg.kd_temperature)
-        if self.banks is not None:
-            total = total + self.banks.loss(anchor.float(), batch, self.generator)
-        if self.penalty:
-            total = total + self.penalty * l1_regulariser(model)
-        return total
-
     # -- evaluation ----------------------------------------------------------------------
 
-    def before_eval(self) -> None:
-        self.state.threshold = self.cfg.final_threshold  # methods.md 2.4: always the final
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Evaluate at the final threshold (methods.md 2.4: always the final), then resume."""
+        scheduled, self.state.threshold = self.state.threshold, self.cfg.final_threshold
+        try:
+            yield
+        finally:
+            self.state.threshold = scheduled
 
-    def after_eval(self) -> None:
-        self.state.threshold = self.scheduled
-
-    def sparsity(self, model: nn.Module) -> dict[str, Any]:
-        remaining, total = count_remaining(model)
-        return {"weight_sparsity": 1.0 - remaining / total, "head_sparsity": head_sparsity(model),
-                "params_total": total, "params_remaining": remaining}
+    def sparsity(self, model: nn.Module) -> dict[str, float | int]:
+        return sparsity_columns(count_remaining(model), head_sparsity(model))
 
     def final_metrics(self, model: nn.Module) -> dict[str, Any]:
         """Bake the masks into a copy (saved with the final checkpoint); check the counts."""
@@ -187,7 +188,7 @@ class CapTraining:
 
     # -- checkpoints ---------------------------------------------------------------------
 
-    def save_extra(self, directory: Path) -> None:
+    def save(self, directory: Path) -> None:
         save_file({"generator": self.generator.get_state()}, str(directory / STATE_FILE))
         if self.banks is not None:
             self.banks.save_snapshots(directory)
@@ -195,18 +196,9 @@ class CapTraining:
             self.baked.save_pretrained(directory / PRUNED_DIR)
             self.prep.tokenizer.save_pretrained(directory / PRUNED_DIR)
 
-    def load_extra(self, directory: Path) -> None:
+    def load(self, directory: Path) -> None:
         path = directory / STATE_FILE
         if path.is_file():
             self.generator.set_state(load_file(str(path))["generator"])
         if self.banks is not None:
             self.banks.load_snapshots(directory)
-
-    def hooks(self) -> Hooks:
-        return Hooks(
-            method=self.cfg.method_name, loss=self.loss, param_groups=param_groups,
-            on_step_start=self.on_step_start, on_epoch_start=self.on_epoch_start,
-            before_eval=self.before_eval, after_eval=self.after_eval,
-            sparsity=self.sparsity, sparsity_settled=self.settled,
-            final_metrics=self.final_metrics, latency=self.latency,
-            save_extra=self.save_extra, load_extra=self.load_extra)

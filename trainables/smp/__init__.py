@@ -8,7 +8,7 @@ Modules, in pipeline order:
 - :mod:`~trainables.smp.pruner`: the CNN and the released-checkpoint loader (1.2).
 - :mod:`~trainables.smp.attention`: attention maps and per-head scores (1.3).
 - :mod:`~trainables.smp.sampler`: the Gumbel head-mask sampler (1.4 step 3).
-- :mod:`~trainables.smp.heads`: hook masking, physical pruning, sparsity counts (5.1, 2.10).
+- :mod:`~trainables.smp.heads`: hook masking, physical pruning, head sparsity (5.1).
 - :mod:`~trainables.smp.relational`: the relational KL loss (1.4 step 5).
 - :mod:`~trainables.smp.meta_training`: the meta-training loop with checkpoints (1.4).
 - :mod:`~trainables.smp.masks`: the ``cal`` step, mask rules and mask files (1.5, 1.6).
@@ -44,11 +44,8 @@ _EXPORTS: dict[str, str] = {
     "score_heads": "trainables.smp.attention",
     "HeadMasker": "trainables.smp.heads",
     "as_keep_mask": "trainables.smp.heads",
-    "dense_encoder_params": "trainables.smp.heads",
-    "encoder_param_counts": "trainables.smp.heads",
     "head_sparsity": "trainables.smp.heads",
     "prune_heads": "trainables.smp.heads",
-    "weight_sparsity": "trainables.smp.heads",
     "MaskFileError": "trainables.smp.masks",
     "PruneRatioError": "trainables.smp.masks",
     "compute_head_scores": "trainables.smp.masks",
@@ -104,11 +101,8 @@ __all__ = [
     # heads
     "HeadMasker",
     "as_keep_mask",
-    "dense_encoder_params",
-    "encoder_param_counts",
     "head_sparsity",
     "prune_heads",
-    "weight_sparsity",
     # relational
     "cos_dist",
     "feature_mask",

@@ -8,7 +8,8 @@ kwarg is silently ignored) and dropped ``prune_heads`` (methods.md pitfalls 23-2
   attention probabilities) and is differentiable w.r.t. the mask (methods.md 5.1).
 - :func:`prune_heads` removes heads physically (Q/K/V rows, output columns) with
   ``transformers.pytorch_utils.prune_linear_layer`` (section 6: the speed-up is real).
-- :func:`encoder_param_counts` applies the CAP counting rule (methods.md 2.10).
+
+Counting what is left is :func:`trainables.sparsity.count_params` (the one counting rule).
 
 Example:
     >>> with HeadMasker(model) as masker:                 # doctest: +SKIP
@@ -26,7 +27,6 @@ import torch
 from torch import nn
 
 from trainables.models import LINEAR_ROLES
-from trainables.models import bert_of
 from trainables.models import encoder_layers
 from trainables.models import get_submodule
 from trainables.models import head_layout
@@ -111,8 +111,8 @@ def prune_heads(model: nn.Module, keep_mask: torch.Tensor | Sequence[Sequence[bo
     Q/K/V lose the heads' output rows (and biases), ``attention.output.dense`` their input
     columns; ``num_attention_heads``/``all_head_size`` on the self-attention module are
     updated for bookkeeping (transformers 5 reshapes with -1 heads). The config is left
-    untouched: it still describes the dense model, which :func:`encoder_param_counts`
-    relies on. A pruned model cannot be rebuilt from its config: store the mask and
+    untouched: it still describes the dense model, which the counting rule
+    (:func:`trainables.sparsity.count_params`) relies on. A pruned model cannot be rebuilt from its config: store the mask and
     re-prune a freshly loaded dense model (methods.md pitfall 24).
 
     Raises:
@@ -149,45 +149,3 @@ def head_sparsity(keep_mask: torch.Tensor | Sequence[Sequence[bool]]) -> float:
     """Fraction of attention heads removed (the schema's ``head_sparsity``)."""
     keep = as_keep_mask(keep_mask)
     return 1.0 - keep.sum().item() / keep.numel()
-
-
-def dense_encoder_params(config) -> int:
-    """All encoder parameters of the dense model described by ``config``: per layer the
-    six linear weights and biases plus the two LayerNorms (methods.md 2.10)."""
-    hidden, inner = config.hidden_size, config.intermediate_size
-    attention = 4 * (hidden * hidden + hidden)  # query, key, value, attention output
-    ffn = 2 * hidden * inner + inner + hidden  # intermediate + output, with biases
-    return config.num_hidden_layers * (attention + ffn + 2 * 2 * hidden)
-
-
-def params_per_head(hidden: int, head_size: int) -> int:
-    """Parameters a head removal frees: Q/K/V rows and biases, output-dense columns."""
-    return 4 * hidden * head_size + 3 * head_size
-
-
-def encoder_param_counts(model: nn.Module, keep_mask: torch.Tensor | None = None
-                         ) -> tuple[int, int]:
-    """``(total, remaining)`` encoder parameters by the CAP rule (methods.md 2.10).
-
-    ``total`` counts the dense model from its config (unchanged by :func:`prune_heads`);
-    ``remaining`` counts the encoder's actual parameters, so physically removed rows,
-    columns and their biases count as removed and LayerNorms as remaining. With
-    ``keep_mask`` on a model that is not yet pruned (hook masking), the masked heads are
-    counted as removed too. ``weight_sparsity = 1 - remaining / total``.
-    """
-    config = bert_of(model).config
-    total = dense_encoder_params(config)
-    remaining = sum(p.numel() for p in bert_of(model).encoder.parameters())
-    if keep_mask is not None:
-        _, heads, size = head_layout(model)
-        for index, layer in enumerate(encoder_layers(model)):
-            if get_submodule(layer, SELF_ATTENTION).num_attention_heads == heads:
-                dropped = int((~as_keep_mask(keep_mask)[index]).sum())
-                remaining -= dropped * params_per_head(config.hidden_size, size)
-    return total, remaining
-
-
-def weight_sparsity(model: nn.Module, keep_mask: torch.Tensor | None = None) -> float:
-    """``1 - remaining / total`` of :func:`encoder_param_counts`."""
-    total, remaining = encoder_param_counts(model, keep_mask)
-    return 1.0 - remaining / total

@@ -29,8 +29,8 @@ from torch import nn
 
 from trainables.artifacts import store_or_temporary
 from trainables.config import from_mapping
-from trainables.finetune import Hooks
 from trainables.finetune import fine_tune
+from trainables.method import Method
 from trainables.models import head_layout
 from trainables.models import load_classifier
 from trainables.prepare import Prepared
@@ -41,12 +41,14 @@ from trainables.smp.artifacts import head_scores
 from trainables.smp.artifacts import keep_mask
 from trainables.smp.artifacts import log
 from trainables.smp.config import SmpConfig
-from trainables.smp.heads import encoder_param_counts
 from trainables.smp.heads import head_sparsity
 from trainables.smp.heads import prune_heads
 from trainables.smp.masks import heads_kept
 from trainables.smp.masks import load_mask_json
 from trainables.smp.masks import save_mask_json
+from trainables.sparsity import count_params
+from trainables.sparsity import sparsity_columns
+from trainables.tasks import TaskSpec
 
 METHOD = "smp"
 MASK_FILE = "head_mask.json"  # in every trial checkpoint: the architecture to rebuild
@@ -76,9 +78,9 @@ def train_smp(cfg: SmpConfig, report: Reporter, *, resume_from: Path | None = No
     prune_heads(model, keep)
     log(f"{prep.task.name}: kept heads per layer {heads_kept(keep)} at prune_ratio "
         f"{cfg.prune_ratio} ({cfg.allocation})")
-    hooks = smp_hooks(cfg, model, keep, prep)
-    return fine_tune(cfg, model, prep.data, report, device=prep.device, hooks=hooks,
-                     resume_from=resume_from, identity=prep.identity(cfg))
+    return fine_tune(cfg, model, prep.data, report, device=prep.device,
+                     method=SmpMethod(prep.task, model, keep), resume_from=resume_from,
+                     identity=prep.identity(cfg))
 
 
 def trial_mask(cfg: SmpConfig, prep: Prepared) -> torch.Tensor:
@@ -92,12 +94,22 @@ def trial_mask(cfg: SmpConfig, prep: Prepared) -> torch.Tensor:
     return keep_mask(cfg, scores)
 
 
-def smp_hooks(cfg: SmpConfig, model: nn.Module, keep: torch.Tensor, prep: Prepared) -> Hooks:
-    """The shared loop's hooks: fixed sparsity and the mask in checkpoints."""
-    total, remaining = encoder_param_counts(model)  # constant: the heads are gone for good
-    sparsity = {"weight_sparsity": 1.0 - remaining / total, "head_sparsity": head_sparsity(keep),
-                "params_total": total, "params_remaining": remaining}
+class SmpMethod(Method):
+    """Plain fine-tuning of the pruned model: fixed sparsity, the mask in checkpoints.
 
-    # latency: the loop's default, the pruned model against its dense twin, alternating
-    return Hooks(method=METHOD, sparsity=lambda m: dict(sparsity),
-                 save_extra=lambda directory: save_mask_json(keep, directory / MASK_FILE))
+    Latency: the loop's default, the pruned model against its dense twin, alternating.
+    """
+
+    name = METHOD
+
+    def __init__(self, task: TaskSpec, model: nn.Module, keep: torch.Tensor) -> None:
+        super().__init__(task)
+        self.keep = keep
+        # constant: the heads are gone for good
+        self.columns = sparsity_columns(count_params(model), head_sparsity(keep))
+
+    def sparsity(self, model: nn.Module) -> dict[str, float | int]:
+        return dict(self.columns)
+
+    def save(self, directory: Path) -> None:
+        save_mask_json(self.keep, directory / MASK_FILE)
