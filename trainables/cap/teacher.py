@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ from torch import nn
 from trainables.artifacts import MANIFEST, ArtifactStore, store_or_temporary
 from trainables.cap.config import CapConfig
 from trainables.config import DenseConfig
+from trainables.config import TrainConfig
 from trainables.data import TaskData
 from trainables.models import load_classifier
 from trainables.prepare import Prepared
@@ -45,18 +47,31 @@ def log(message: str) -> None:
     print(f"[cap] {message}", flush=True)
 
 
+# The teacher's own settings: the dense fine-tune's field -> the CAP field that sets it.
+TEACHER_SETTINGS = {"learning_rate": "teacher_learning_rate",
+                    "num_train_epochs": "teacher_num_train_epochs",
+                    "max_steps": "teacher_max_steps",
+                    "train_batch_size": "teacher_train_batch_size", "seed": "teacher_seed"}
+# The student's optimisation recipe, not the teacher's: CAP's 11,000-step warm-up (and any
+# weight decay, epsilon, clipping or evaluation cadence set for the student) stays with the
+# student; the teacher is a plain dense fine-tune with the defaults.
+STUDENT_ONLY = ("weight_decay", "adam_epsilon", "max_grad_norm", "warmup_steps",
+                "warmup_ratio", "eval_every")
+TEACHER_FIXED = {"measure_latency": False}  # nobody reads a teacher's latency
+
+
 def teacher_config(cfg: CapConfig) -> DenseConfig:
-    """The dense fine-tune that builds the teacher: the trial's data, the teacher settings."""
-    return DenseConfig(
-        task=cfg.task, model=cfg.model, data_dir=cfg.data_dir,
-        synthetic_data=cfg.synthetic_data, max_train_examples=cfg.max_train_examples,
-        max_eval_examples=cfg.max_eval_examples, subset_seed=cfg.subset_seed,
-        max_seq_length=cfg.max_seq_length, train_batch_size=cfg.teacher_train_batch_size,
-        eval_batch_size=cfg.eval_batch_size, learning_rate=cfg.teacher_learning_rate,
-        num_train_epochs=cfg.teacher_num_train_epochs, max_steps=cfg.teacher_max_steps,
-        seed=cfg.teacher_seed, bf16=cfg.bf16, device=cfg.device, num_threads=cfg.num_threads,
-        trim_padding=cfg.trim_padding, measure_latency=False, storage_root=cfg.storage_root,
-    )
+    """The dense fine-tune that builds the teacher: the trial's data and runtime, the teacher
+    settings.
+
+    Derived from the fields of :class:`~trainables.config.TrainConfig`: every field not named
+    in ``TEACHER_SETTINGS``, ``STUDENT_ONLY`` or ``TEACHER_FIXED`` is the trial's own, so a new
+    field reaches the teacher without an edit here.
+    """
+    inherited = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig)
+                 if f.name not in (*TEACHER_SETTINGS, *STUDENT_ONLY, *TEACHER_FIXED)}
+    own = {name: getattr(cfg, source) for name, source in TEACHER_SETTINGS.items()}
+    return DenseConfig(**inherited, **own, **TEACHER_FIXED)
 
 
 def train_fingerprint(data: TaskData) -> str:
@@ -75,11 +90,8 @@ def teacher_inputs(cfg: CapConfig, data: TaskData) -> dict[str, Any]:
         "version": VERSION, "model": cfg.model, "task": cfg.task,
         "train": train_fingerprint(data), "rows": len(data.train["input_ids"]),
         "max_seq_length": cfg.max_seq_length,
-        "settings": {"learning_rate": cfg.teacher_learning_rate,
-                     "num_train_epochs": cfg.teacher_num_train_epochs,
-                     "max_steps": cfg.teacher_max_steps,
-                     "train_batch_size": cfg.teacher_train_batch_size,
-                     "seed": cfg.teacher_seed, "bf16": cfg.bf16},
+        "settings": {**{name: getattr(cfg, source) for name, source in TEACHER_SETTINGS.items()},
+                     "bf16": cfg.bf16},
     }
 
 
@@ -263,7 +275,7 @@ def _check_vocabulary(folder: Path, config: Any, tokenizer: Any) -> None:
             f"tokenizer has {len(student)} tokens")
 
 
-__all__ = ["TEACHER_KIND", "TeacherMismatchError", "WeakTeacherError", "build_teacher",
+__all__ = ["STUDENT_ONLY", "TEACHER_FIXED", "TEACHER_KIND", "TEACHER_SETTINGS", "TeacherMismatchError", "WeakTeacherError", "build_teacher",
            "check_teacher", "check_teacher_strength", "checked_teacher_folder", "load_teacher",
            "load_teacher_from", "majority_score", "teacher_config", "teacher_identity",
            "teacher_inputs", "train_fingerprint"]
