@@ -55,7 +55,7 @@ _EXPORTS: dict[str, str] = {
     "import_original_mask": "trainables.smp.masks",
     "load_mask_json": "trainables.smp.masks",
     "save_mask_json": "trainables.smp.masks",
-    "MetaTrainConfig": "trainables.smp.meta_training",
+    "MetaTrainConfig": "trainables.smp.meta_config",
     "MetaTrainResult": "trainables.smp.meta_training",
     "TaskStream": "trainables.smp.meta_training",
     "meta_train": "trainables.smp.meta_training",

@@ -38,7 +38,7 @@ from trainables.smp.config import SmpConfig
 from trainables.smp.masks import compute_head_scores
 from trainables.smp.masks import head_mask_global
 from trainables.smp.masks import head_mask_per_layer
-from trainables.smp.meta_training import MetaTrainConfig
+from trainables.smp.meta_config import MetaTrainConfig
 from trainables.smp.meta_training import meta_train
 from trainables.smp.pruner import DEFAULT_NDF
 from trainables.smp.pruner import SAFETENSORS_NAME
@@ -83,10 +83,7 @@ def load_plm(cfg: SmpConfig, num_labels: int, device: torch.device) -> nn.Module
 
 
 def meta_train_config(cfg: SmpConfig) -> MetaTrainConfig:
-    return MetaTrainConfig(updates=cfg.meta_updates, batch_size=cfg.meta_batch_size,
-                           accumulation=cfg.meta_accumulation, lr=cfg.meta_learning_rate,
-                           ndf=DEFAULT_NDF, seed=cfg.meta_seed,
-                           pair_representation=cfg.meta_pair_representation)
+    return MetaTrainConfig(**cfg.meta_train_settings(), ndf=DEFAULT_NDF)
 
 
 def load_meta_tasks(cfg: SmpConfig, tokenizer: Any, store: ArtifactStore) -> dict[str, TaskData]:

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from trainables.config import ConfigError
 from trainables.config import TrainConfig
+from trainables.smp.meta_config import META_FIELDS
+from trainables.smp.meta_config import MetaTrainConfig
+from trainables.smp.meta_config import meta_problem
 from trainables.tasks import UnknownTaskError
 from trainables.tasks import get_task
 
@@ -26,7 +29,7 @@ ALLOCATIONS = ("per_layer", "global")
 META_TRAIN = "meta-train"
 RELEASED_NAMES = ("released-base", "released-large")
 RELEASED_AUTO = "released"  # the one that fits the model: large for bert-large*, else base
-PAIR_REPRESENTATIONS = ("pooler", "mean")  # as trainables.smp.relational (which needs torch)
+_META = MetaTrainConfig()  # the meta_* defaults are meta-training's own
 # The README's meta-training command (SMP:README.md), in its order.
 README_META_TASKS = "mnli,qqp,sst2,cola,stsb,mrpc,rte"
 
@@ -70,14 +73,14 @@ class SmpConfig(TrainConfig):
     pruner: str = META_TRAIN
     pruner_path: str | None = None
     meta_tasks: str = README_META_TASKS
-    meta_updates: int = 8000
-    meta_batch_size: int = 60
-    meta_accumulation: int = 8
-    meta_learning_rate: float = 2e-2
+    meta_updates: int = _META.updates
+    meta_batch_size: int = _META.batch_size
+    meta_accumulation: int = _META.accumulation
+    meta_learning_rate: float = _META.lr
     meta_max_examples_per_task: int | None = None
-    meta_seed: int = 42
+    meta_seed: int = _META.seed
     meta_data_dir: str | None = None
-    meta_pair_representation: str = "pooler"
+    meta_pair_representation: str = _META.pair_representation
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -85,14 +88,14 @@ class SmpConfig(TrainConfig):
                "in [0, 1) (the fraction of attention heads removed)")
         _check(self.allocation in ALLOCATIONS, "allocation", self.allocation,
                f"one of {', '.join(ALLOCATIONS)}")
-        for key in ("mask_batch_size", "meta_updates", "meta_batch_size", "meta_accumulation"):
-            _check(getattr(self, key) >= 1, key, getattr(self, key), ">= 1")
+        _check(self.mask_batch_size >= 1, "mask_batch_size", self.mask_batch_size, ">= 1")
+        problem = meta_problem(self.meta_train_settings())
+        if problem is not None:  # meta-training's rules, said with this config's names
+            name, value, rule = problem
+            meta_name = next(k for k, v in META_FIELDS.items() if v == name)
+            _check(False, meta_name, value, rule)
         _check(self.mask_max_examples is None or self.mask_max_examples >= 1,
                "mask_max_examples", self.mask_max_examples, "None or >= 1")
-        _check(self.meta_pair_representation in PAIR_REPRESENTATIONS,
-               "meta_pair_representation", self.meta_pair_representation,
-               f"one of {', '.join(PAIR_REPRESENTATIONS)}")
-        _check(self.meta_learning_rate > 0, "meta_learning_rate", self.meta_learning_rate, "> 0")
         limit = self.meta_max_examples_per_task
         # A task smaller than one meta batch never yields a full batch (meta_train refuses it).
         _check(limit is None or limit >= self.meta_batch_size, "meta_max_examples_per_task",
@@ -111,6 +114,10 @@ class SmpConfig(TrainConfig):
                "pruner", self.pruner, f"one of {', '.join(RELEASED_NAMES)} when it names a "
                f"released pruner (or {RELEASED_AUTO}, {META_TRAIN}, or a path)")
         self.meta_task_names()  # raises on an empty list, a duplicate or an unknown task
+
+    def meta_train_settings(self) -> dict[str, object]:
+        """The ``meta_*`` fields as :class:`MetaTrainConfig` keyword arguments."""
+        return {field: getattr(self, name) for name, field in META_FIELDS.items()}
 
     def released_pruner_name(self) -> str | None:
         """``released-base`` / ``released-large`` when ``pruner`` names a released file."""

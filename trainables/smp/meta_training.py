@@ -49,9 +49,9 @@ from trainables.smp.attention import model_inputs
 from trainables.smp.attention import pad_to
 from trainables.smp.attention import score_heads
 from trainables.smp.heads import HeadMasker
+from trainables.smp.meta_config import MetaTrainConfig
 from trainables.smp.pruner import MAP_SIZE
 from trainables.smp.pruner import HeadPrunerCNN
-from trainables.smp.relational import PAIR_REPRESENTATIONS
 from trainables.smp.relational import feature_mask
 from trainables.smp.relational import relational_loss
 from trainables.smp.sampler import sample_head_mask
@@ -59,37 +59,6 @@ from trainables.smp.sampler import sample_head_mask
 TaskData = Mapping[str, tuple[Mapping[str, torch.Tensor], bool]]  # name -> (tensors, pair)
 Callback = Callable[[int, float, float], None]  # (update step, loss, examples/s)
 RESUMABLE_CHANGES = ("updates", "save_every")  # settings a resumed run may change
-
-
-@dataclass(frozen=True)
-class MetaTrainConfig:
-    """Meta-training settings; defaults are the original's (methods.md 1.8).
-
-    ``updates`` defaults to the 8000 hard-coded in ``SMP:train_all.py:138`` (the README's
-    ``--max_steps 6000`` was ignored).
-    """
-
-    updates: int = 8000
-    batch_size: int = 60
-    accumulation: int = 8
-    lr: float = 2e-2
-    max_grad_norm: float = 1.0
-    save_every: int = 500
-    ndf: int = 8
-    seed: int = 42
-    pair_representation: str = "pooler"  # "mean": not the original's; see relational_loss
-
-    def __post_init__(self) -> None:
-        for name in ("updates", "batch_size", "accumulation", "save_every", "ndf"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an int >= 1, but got {name}={value!r}.")
-        if self.pair_representation not in PAIR_REPRESENTATIONS:
-            raise ValueError(f"`pair_representation` must be one of {PAIR_REPRESENTATIONS}, "
-                             f"but got {self.pair_representation!r}.")
-        if not self.lr > 0 or not self.max_grad_norm > 0:
-            raise ValueError(f"`lr` and `max_grad_norm` must be > 0, got {self.lr=}, "
-                             f"{self.max_grad_norm=}.")
 
 
 @dataclass

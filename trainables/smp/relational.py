@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from trainables.smp.meta_config import PAIR_REPRESENTATIONS
+
 SIMILARITY_SCALE = 10.0  # x10 = temperature 0.1
 SINGLE_SENTENCE_FACTOR = 10.0  # single-sentence tasks' loss is multiplied by 10
 FEATURE_DROP = 0.8  # keep ~20% of the hidden dims, scaled by 5
@@ -57,9 +59,6 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     """Masked mean of token states ``[B, S, D] -> [B, D]``."""
     mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1)
-
-
-PAIR_REPRESENTATIONS = ("pooler", "mean")
 
 
 def relational_loss(dense_out, pruned_out, attention_mask: torch.Tensor, pair: bool,
