@@ -83,7 +83,7 @@ def test_evaluation_uses_the_final_threshold_and_restores_the_schedule(tmp_path)
 
     cfg = from_mapping(CapConfig, tiny_cap_config(tmp_path))
     training = setup(cfg)
-    batch = next(iter(batches(training.prep.data.train, 8)))
+    batch = next(iter(batches(training.prep.data.train, 8, shuffle=False)))
     training.loss(training.model, batch, 3)  # the step sets its threshold first
     scheduled = training.state.threshold
     assert scheduled == training.threshold(3)
