@@ -72,7 +72,8 @@ def test_topk_refuses_what_only_biases_would_leave(tiny_layout):
 @pytest.mark.parametrize("target", (0.05, 0.1, 0.2, 0.3))
 def test_smp_head_ratio_is_the_nearest_head_count(tiny_layout, allocation, target):
     from trainables.models import load_classifier
-    from trainables.smp.heads import prune_heads, weight_sparsity
+    from trainables.smp.heads import prune_heads
+    from trainables.sparsity import count_params
     from trainables.smp.masks import head_mask_global, head_mask_per_layer
 
     if target > smp_max_sparsity(tiny_layout):
@@ -83,7 +84,7 @@ def test_smp_head_ratio_is_the_nearest_head_count(tiny_layout, allocation, targe
         else head_mask_global(scores, ratio)
     model = load_classifier("tiny", 2)
     prune_heads(model, keep)
-    achieved = weight_sparsity(model)
+    achieved = count_params(model).weight_sparsity
     assert achieved == pytest.approx(predicted, abs=1e-12)
     step = tiny_layout.params_per_head / tiny_layout.total
     if allocation == "per_layer":
