@@ -12,13 +12,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from orchestrator.cli import default_name
-from orchestrator.errors import OrchestratorError, UsageError
+from orchestrator.errors import UsageError
 from orchestrator.experiment import Experiment
+from orchestrator.finish import finish
 from orchestrator.monitoring import did_you_mean, log_targets
 from orchestrator.preflight import check_launch_args, preflight
 from orchestrator.reconcile import reconcile, trial_ids
-from orchestrator.settings import SweepSettings, build_settings, describe
+from orchestrator.settings import SweepSettings, build_settings, describe, space_named
+from orchestrator.storage import artifacts_root
 from orchestrator.sweep import Resources, SweepPlan, run_sweep
 
 
@@ -45,16 +46,6 @@ def plan_resources(args: argparse.Namespace, cluster_resources: dict[str, float]
     if concurrency < 1:
         raise UsageError(f"--concurrency must be >= 1, but got {concurrency}")
     return Resources(args.cpus_per_trial, gpus), concurrency
-
-
-def artifacts_root(storage: Any, artifacts_dir: str | None) -> Path:
-    """Where trials keep shared artifacts: --artifacts-dir, else the storage root when it is a
-    folder, else each node's local cache (an object store cannot hold the build locks)."""
-    from orchestrator.storage import local_cache_dir
-
-    if artifacts_dir:
-        return Path(artifacts_dir).expanduser().resolve()
-    return Path(storage.root) if storage.is_local else local_cache_dir()
 
 
 def search_controls(args: argparse.Namespace, sweep: SweepSettings, storage: Any) -> dict:
@@ -84,22 +75,16 @@ def search_controls(args: argparse.Namespace, sweep: SweepSettings, storage: Any
 
 
 def launch(args: argparse.Namespace) -> int:
-    from orchestrator.cli import _space
     from search_spaces import get_profile
 
     check_launch_args(args)
-    space = _space(args.space)
+    space = space_named(args.space)
     if getattr(args, "objectives", None):  # measured speed-up as an objective (issue 15)
         from orchestrator.objectives import with_objectives
 
         space = with_objectives(space, args.objectives)
-    name = args.name or default_name(space.name, args.profile)
-    experiment = Experiment.at(args.storage, name)
-    experiment.storage.check_writable()
-    if experiment.exists():
-        raise UsageError(f"experiment {name!r} already exists in {experiment.storage.text}; "
-                         f"continue it with `python -m orchestrator resume {name}` or pick "
-                         "another --name")
+    experiment = Experiment.new(args.storage,
+                                args.name or Experiment.default_name(space.name, args.profile))
     sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
                            data_dir=args.data_dir,
                            storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
@@ -181,25 +166,3 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
             print(f"  note      trial processes are reused: the dashboard lists them as "
                   f"{sweep.space.name}_worker; log lines and `status` name each trial "
                   "(--no-reuse-actors names them in the dashboard, ~2 s more per trial)")
-
-
-def finish(experiment: Experiment, grid: Any) -> int:
-    """Print how the sweep ended; an interrupted sweep says how to resume it."""
-    from analysis import schema as S
-    from orchestrator.results import read_rows
-
-    df = read_rows(experiment)
-    finished = set(df[df[S.IS_FINAL]][S.TRIAL_ID]) if len(df) else set()
-    open_trials = [t for t in trial_ids(grid, experiment.load()["space"]) if t not in finished]
-    errors = grid.num_errors
-    if open_trials:
-        print(f"stopped {experiment.name} with {len(open_trials)} trials unfinished; continue "
-              f"with: python -m orchestrator resume {experiment.name}")
-        return 130
-    print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
-          f"{experiment.uri}/results")
-    print(f"  fronts and report: python -m analysis pareto {experiment.uri}")
-    if errors and errors == len(grid):
-        raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
-                                f"results or the trial logs under {experiment.uri}")
-    return 0

@@ -9,7 +9,7 @@ the sweep's counts with an estimate of the time left::
 
 Plain text only (no colour codes), so a redirected log stays readable; Ray's own coloured
 log prefixes are turned off too when stdout is not a terminal
-(:func:`orchestrator.cli.plain_console`).
+(:func:`orchestrator.console.plain_console`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
-from search_spaces import SearchSpace, get_profile
+from search_spaces import SearchSpace, UnknownSpaceError, get_profile, get_space
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,14 @@ class SweepSettings:
     @property
     def settings(self) -> dict[str, Any]:
         return self.space.settings(self.profile, self.overrides)
+
+
+def space_named(name: str) -> SearchSpace:
+    """The registered space ``name``; an unknown one is a usage error with a did-you-mean."""
+    try:
+        return get_space(name)
+    except UnknownSpaceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_sets(trainable: str, pairs: Sequence[str]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from typing import Any
 
 from analysis import schema as S
 from orchestrator.experiment import Experiment
-from orchestrator.resume import _experiment
 
 STATES = (S.STATUS_COMPLETED, S.STATUS_PRUNED, S.STATUS_FAILED, S.STATUS_DIVERGED)
 
@@ -135,7 +134,7 @@ def _clock(seconds: float) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
-    experiment = _experiment(args)
+    experiment = Experiment.open(args.storage, args.name)
     record = experiment.load()
     from orchestrator.results import read_rows
 
