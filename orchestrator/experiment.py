@@ -21,13 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from analysis.layout import INFO_FILE, JOURNAL, RESULTS_DIR
 from orchestrator.errors import UsageError
 from orchestrator.storage import Storage, local_cache_dir, open_storage, redact
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-EXPERIMENT_JSON = "experiment.json"
-RESULTS_DIR = "results"
-JOURNAL = "optuna.journal"
 PACKAGES = ("prunesweep", "ray", "optuna", "torch", "transformers", "datasets", "pandas",
             "pyarrow")
 
@@ -143,7 +141,7 @@ class Experiment:
 
     @property
     def metadata_file(self) -> str:
-        return self.storage.join(self.name, EXPERIMENT_JSON)
+        return self.storage.join(self.name, INFO_FILE)
 
     @property
     def journal(self) -> Path:
@@ -190,4 +188,4 @@ class Experiment:
         infos = self.storage.fs.get_file_info(
             pafs.FileSelector(self.storage.root, allow_not_found=True))
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
-                      and self.storage.is_file(self.storage.join(i.base_name, EXPERIMENT_JSON)))
+                      and self.storage.is_file(self.storage.join(i.base_name, INFO_FILE)))

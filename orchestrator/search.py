@@ -16,10 +16,10 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
+from analysis.layout import TUNE_TRIAL_ATTR
 from orchestrator.errors import UsageError
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc")
-TUNE_TRIAL_ATTR = "tune_trial_id"
 
 
 def constraint_values(result: Mapping[str, Any],
