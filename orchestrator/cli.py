@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from orchestrator.console import disk_full, one_line, plain_console
 from orchestrator.errors import OrchestratorError
+from search_spaces.profiles import PROFILES
 
 DEFAULT_STORAGE = "./experiments"
 
@@ -39,8 +40,8 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                        description="Start a sweep: Optuna proposes, Ray Tune runs, every "
                        "result lands in <storage>/<name>/results/*.parquet.")
     p.add_argument("--space", required=True, help="search space name (see list-spaces)")
-    p.add_argument("--profile", default="paper", help="paper | dev | demo | smoke "
-                   "(default: paper)")
+    p.add_argument("--profile", default="paper",
+                   help=f"{' | '.join(PROFILES)} (default: paper)")
     p.add_argument("--num-samples", type=int, help="number of trials (default: the profile's)")
     p.add_argument("--concurrency", type=int,
                    help="trials running at once (default: what the cluster fits)")

@@ -2,10 +2,9 @@
 
 A mistake found inside a trial costs a cluster start, a Ray traceback and exit code 1; found
 here it is one line naming the value, the file and the rule, exit code 2, and nothing is
-written. What is checked:
+written. The command line's own options are checked before, by
+:class:`orchestrator.launch_options.LaunchOptions`. What is checked here:
 
-- (the command line's own options are checked before, by
-  :class:`orchestrator.launch_options.LaunchOptions`);
 - the model folder (a parseable ``config.json`` with a ``model_type`` transformers knows, and
   weights), also for a CAP ``teacher_path``;
 - every data split: it exists, is a file, is readable, has rows, and its labels fit the task

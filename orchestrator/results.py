@@ -1,8 +1,8 @@
 """A Ray Tune callback that writes every reported result to Parquet as it arrives.
 
 One file per (trial, iteration): ``<experiment>/_rows/<trial_id>-it<iteration>.parquet``
-(the names are :mod:`analysis.layout`'s, which also parses them),
-written to a temporary name and renamed into place, never rewritten. The file name is the row's key,
+(named by :mod:`analysis.layout`, which also parses the names), written to a temporary name
+and renamed into place, never rewritten. The file name is the row's key,
 so a result that Tune reports again after a restore (a trial resumed from an older
 checkpoint) is recognised and not written twice. A trial that ends without a final row (it
 failed, diverged, or was stopped early) gets one terminal row saying so, with its last
