@@ -5,8 +5,11 @@ no sibling package. The names below load on first use, so ``import analysis`` st
 (no pandas until a function needs it, no matplotlib until a plot is drawn).
 
 Modules:
-    schema       column names and types, ``rows_to_table``, ``read_results``
-    io           read experiment folders (paths or URIs), skip foreign files with a warning
+    schema       column names and types, ``rows_to_table``
+    layout       the experiment folder's names (``results/``, ``experiment.json``, ...) and
+                 the result files' names: the writer's format and its parser in one place
+    io           the one reader: experiment folders (paths or URIs), foreign files skipped
+                 with a warning (``read_experiment``; ``read_results`` never raises on none)
     pareto       ``pareto_mask``, ``nondominated``, ``knee_index`` (pure numpy)
     fronts       ``pareto_fronts``: fronts per task and group, excluded trials counted
     hypervolume  ``hypervolume.hypervolume``, ``hypervolume_history``, reference points

@@ -18,6 +18,7 @@ from analysis.fronts import pareto_fronts
 from analysis.io import Location
 from analysis.io import experiment_info
 from analysis.io import resolve
+from analysis.layout import REPORT_DIR
 from analysis.summary import summarize
 from analysis.targets import DEFAULT_TOLERANCE
 from analysis.targets import recorded_targets
@@ -25,8 +26,6 @@ from analysis.targets import table_html
 from analysis.targets import table_markdown
 from analysis.targets import target_table as targets_table
 from analysis.targets import with_html_section
-
-REPORT_DIR = "report"
 
 
 def report_location(experiments: Sequence[str], out: str | None, command: str) -> Location:

@@ -31,16 +31,17 @@ import pyarrow.parquet as pq
 
 from analysis import schema
 from analysis.errors import AnalysisError
+from analysis.layout import INFO_FILE
+from analysis.layout import RESULTS_DIR
+from analysis.layout import ROWS_DIR
+from analysis.layout import collapse_consolidated
+from analysis.layout import latest_per_trial
+from analysis.layout import rows_behind
 
-RESULTS_DIR = "results"
-INFO_FILE = "experiment.json"
 #: Files read at once from a remote store (s3://, gs://, ...), whose per-request delay is
 #: worth overlapping. Local files are read one after the other: for small files the work
 #: is Python-bound and threads only add contention.
 READ_THREADS = 8
-_RESULT_NAME = schema.RESULT_NAME
-_CONSOLIDATED_NAME = schema.CONSOLIDATED_NAME
-collapse_consolidated = schema.collapse_consolidated
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def experiment_info(location: str | Path | Location) -> dict[str, Any]:
 def list_result_files(location: str | Path | Location) -> list[str]:
     """Paths (on the location's filesystem) of the result files, in file-name order.
 
-    Both ``results/`` and ``_rows/`` are listed (:data:`schema.ROWS_DIR`). Hidden
+    Both ``results/`` and ``_rows/`` are listed (:mod:`analysis.layout`). Hidden
     and underscore-prefixed file names are temporary files of a writer and are left out.
 
     Raises:
@@ -115,11 +116,11 @@ def list_result_files(location: str | Path | Location) -> list[str]:
             f"{loc.display} has no {RESULTS_DIR}/ folder (found: {names}); "
             "is it an experiment folder?"
         )
-    # Per-row files sit in <experiment>/_rows/ (schema.ROWS_DIR), finished trials' files
+    # Per-row files sit in <experiment>/_rows/ (ROWS_DIR), finished trials' files
     # in results/; experiments written before that split hold both in results/.
     infos = fs.get_file_info(pafs.FileSelector(results.path))
     rows = fs.get_file_info(
-        pafs.FileSelector(loc.join(schema.ROWS_DIR), allow_not_found=True))
+        pafs.FileSelector(loc.join(ROWS_DIR), allow_not_found=True))
     found = sorted(
         (i.base_name, i.path)
         for i in (*infos, *rows)
@@ -128,27 +129,6 @@ def list_result_files(location: str | Path | Location) -> list[str]:
         and not i.base_name.startswith((".", "_"))
     )
     return [path for _, path in found]
-
-
-def latest_per_trial(paths: Iterable[str]) -> list[str]:
-    """Each trial's files at its highest iteration, by the writer's file names.
-
-    The orchestrator names a file ``<trial_id>-it<iteration>[-<status>].parquet``; a trial's
-    latest row (its final or terminal row, or the newest running one) sits in the files
-    of its highest iteration. Names that do not follow the pattern are all kept.
-
-    Example:
-        >>> latest_per_trial(["r/a-it000001.parquet", "r/a-it000002.parquet",
-        ...                   "r/a-it000002-failed.parquet", "r/b-it000001.parquet"])
-        ['r/a-it000002.parquet', 'r/a-it000002-failed.parquet', 'r/b-it000001.parquet']
-    """
-    parsed = [(p, _RESULT_NAME.match(p.rsplit("/", 1)[-1])
-               or _CONSOLIDATED_NAME.match(p.rsplit("/", 1)[-1])) for p in paths]
-    newest: dict[str, int] = {}
-    for _, m in parsed:
-        if m:
-            newest[m["trial"]] = max(newest.get(m["trial"], -1), int(m["iteration"]))
-    return [p for p, m in parsed if not m or int(m["iteration"]) == newest[m["trial"]]]
 
 
 def read_experiments(
@@ -221,6 +201,20 @@ def read_experiment(
     return frame
 
 
+def read_results(location: str | Path | Location, *, strict: bool = False) -> Any:
+    """:func:`read_experiment`, or an empty frame with the fixed columns when the folder has
+    no readable rows yet (a sweep that has not reported): what the orchestrator's ``status``,
+    ``resume`` and end-of-sweep lines need.
+
+    Raises:
+        SchemaError: ``strict`` and a file cannot be read, or rows of a newer schema.
+    """
+    try:
+        return read_experiment(location, strict=strict)
+    except AnalysisError:
+        return schema.arrow_schema().empty_table().to_pandas()
+
+
 _Group = list[tuple[str, pa.Table]]
 
 
@@ -245,7 +239,7 @@ def _read_files(loc: Location, files: list[str], strict: bool, every: list[str] 
                 error = entry
             if strict:
                 raise schema.SchemaError(f"cannot read {path}: {error}")
-            behind = schema.rows_behind(path, every)
+            behind = rows_behind(path, every)
             behind = latest_per_trial(behind) if latest_only else behind
             warnings.warn(f"skipping {path}: {error}" + (
                 f"; reading its {len(behind)} per-row files instead" if behind else ""),

@@ -1,4 +1,5 @@
-"""The Parquet result schema: the one contract between the orchestrator and the analysis.
+"""The Parquet result schema: with :mod:`analysis.layout` (the folder's and files' names),
+the one contract between the orchestrator and the analysis.
 
 One row per evaluation a trial reports; the last row of a finished trial has
 ``is_final = True``. The orchestrator's writer imports the names from here; the analysis
@@ -6,14 +7,13 @@ package reads nothing else. Only pandas and pyarrow are imported.
 
 Example:
     >>> from analysis import schema
-    >>> df = schema.read_results("experiments/cap_soft_qqp-demo")   # doctest: +SKIP
+    >>> from analysis import io
+    >>> df = io.read_results("experiments/cap_soft_qqp-demo")       # doctest: +SKIP
     >>> df[df[schema.IS_FINAL]][[schema.SCORE, schema.WEIGHT_SPARSITY]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import re
-import warnings
 from collections.abc import Iterable
 from collections.abc import Mapping
 from pathlib import Path
@@ -185,21 +185,6 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
-#: File names of the writer (the reader's contract): one file per reported row,
-#: ``<trial_id>-it<iteration>[-<status>].parquet``, and once a trial ends one file with all
-#: its rows so far, ``<trial_id>-upto<iteration>.parquet``.
-#:
-#: Layout: the per-row files live in ``<experiment>/_rows/`` and each finished trial's
-#: consolidated file in ``<experiment>/results/``, so stock readers of ``results/``
-#: (pandas, pyarrow.dataset, duckdb, polars; the latter two recurse into sub-folders, even
-#: ``_``-prefixed ones, so the rows cannot live below ``results/``) read every finished row
-#: exactly once. Experiments written before that split keep both kinds side by side in
-#: ``results/``; the readers here read either layout.
-ROWS_DIR = "_rows"
-RESULT_NAME = re.compile(r"^(?P<trial>.+)-it(?P<iteration>\d+)(?:-[a-z]+)?\.parquet$")
-CONSOLIDATED_NAME = re.compile(r"^(?P<trial>.+)-upto(?P<iteration>\d+)\.parquet$")
-
-
 class SchemaError(ValueError):
     """A result table does not follow this schema."""
 
@@ -276,114 +261,11 @@ def validate_version(versions: Iterable[int], source: str = "table") -> None:
         )
 
 
-def collapse_consolidated(paths: Iterable[str]) -> list[str]:
-    """Each trial's newest consolidated file plus only its per-row files after it.
-
-    When a trial ends the writer also writes ``<trial_id>-upto<iteration>.parquet`` holding
-    every row of that trial so far; its per-row files up to that iteration are then
-    redundant. Reading one file per finished trial instead of one per evaluation is what
-    keeps reading 100,000 rows fast. Names that follow neither pattern are all kept.
-
-    Example:
-        >>> collapse_consolidated(["r/a-it000001.parquet", "r/a-it000002.parquet",
-        ...                        "r/a-upto000002.parquet", "r/b-it000001.parquet"])
-        ['r/a-upto000002.parquet', 'r/b-it000001.parquet']
-    """
-    paths = list(paths)
-    upto: dict[str, int] = {}
-    for p in paths:
-        m = CONSOLIDATED_NAME.match(p.rsplit("/", 1)[-1])
-        if m:
-            upto[m["trial"]] = max(upto.get(m["trial"], -1), int(m["iteration"]))
-    kept = []
-    for p in paths:
-        name = p.rsplit("/", 1)[-1]
-        consolidated, row = CONSOLIDATED_NAME.match(name), RESULT_NAME.match(name)
-        if consolidated:
-            if int(consolidated["iteration"]) == upto[consolidated["trial"]]:
-                kept.append(p)
-        elif row and row["trial"] in upto:
-            if int(row["iteration"]) > upto[row["trial"]]:
-                kept.append(p)
-        else:
-            kept.append(p)
-    return kept
-
-
-def rows_behind(consolidated: str, paths: Iterable[str]) -> list[str]:
-    """The per-row files a consolidated file stands for: its fallback when it is unreadable.
-
-    A corrupt ``<trial>-upto<N>.parquet`` must not drop its trial: the trial's per-row files
-    up to iteration ``N`` (never deleted by the writer) hold the same rows. They sit beside it
-    (the old layout) or in the experiment's ``_rows/`` folder (:data:`ROWS_DIR`). Returns
-    ``[]`` for a path that is not a consolidated file.
-
-    Example:
-        >>> rows_behind("r/a-upto000002.parquet", ["r/a-it000001.parquet",
-        ...             "r/a-it000002.parquet", "r/a-upto000002.parquet", "r/b-it000001.parquet"])
-        ['r/a-it000001.parquet', 'r/a-it000002.parquet']
-    """
-    folder, _, name = consolidated.rpartition("/")
-    match = CONSOLIDATED_NAME.match(name)
-    if not match:
-        return []
-    experiment = folder.rpartition("/")[0]
-    folders = {folder, f"{experiment}/{ROWS_DIR}" if experiment else ROWS_DIR}
-    behind = []
-    for p in paths:
-        head, _, base = p.rpartition("/")
-        row = RESULT_NAME.match(base)
-        if head in folders and row and row["trial"] == match["trial"] \
-                and int(row["iteration"]) <= int(match["iteration"]):
-            behind.append(p)
-    return sorted(behind)
-
-
-def result_files(experiment_dir: str | Path) -> list[Path]:
-    """The Parquet result files of one local experiment folder to read, in name order.
-
-    Finished trials are read from their consolidated file, running ones from their per-row
-    files (:func:`collapse_consolidated`), in ``results/`` and ``_rows/`` (both layouts,
-    see :data:`ROWS_DIR`); temporary files of the writer are left out.
-    """
-    results = Path(experiment_dir) / "results"
-    found = [p for folder in (results, Path(experiment_dir) / ROWS_DIR)
-             for p in folder.glob("*.parquet")
-             if p.is_file() and not p.name.startswith((".", "_"))]
-    names = [str(p) for p in sorted(found, key=lambda p: (p.name, str(p)))]
-    return [Path(p) for p in collapse_consolidated(names)]
-
-
 def read_results(experiment_dir: str | Path, *, strict: bool = False) -> pd.DataFrame:
-    """Read and validate every result file of a local experiment folder.
+    """Every result row of an experiment, or an empty frame with the fixed columns.
 
-    A file that is not Parquet, or lacks required columns, is skipped with a warning that
-    names it (``strict=True`` raises instead). A file written by a newer schema is always
-    an error. Returns an empty frame with the fixed columns when there is nothing to read.
+    :func:`analysis.io.read_results` (the one reader) under its older name.
     """
-    import pandas as pd
-    import pyarrow.parquet as pq
+    from analysis.io import read_results
 
-    frames = []
-    queue = result_files(experiment_dir)
-    while queue:
-        path = queue.pop(0)
-        try:
-            table = pq.read_table(path)
-            validate_columns(table.column_names, source=str(path))
-        except (pa.ArrowException, OSError, SchemaError) as exc:
-            if strict:
-                raise SchemaError(f"cannot read {path}: {exc}") from exc
-            every = sorted(str(p) for folder in (path.parent, path.parent.parent / ROWS_DIR)
-                           for p in folder.glob("*.parquet") if p.is_file())
-            behind = [Path(p) for p in rows_behind(str(path), every)]
-            warnings.warn(f"skipping {path}: {exc}" + (
-                f"; reading its {len(behind)} per-row files instead" if behind else ""),
-                stacklevel=2)
-            queue[:0] = behind
-            continue
-        validate_version(table.column(SCHEMA_VERSION_COL).to_pylist(), source=str(path))
-        frames.append(table.to_pandas())
-    if not frames:
-        return arrow_schema().empty_table().to_pandas()
-    return pd.concat(frames, ignore_index=True, sort=False)
+    return read_results(experiment_dir, strict=strict)

@@ -30,13 +30,14 @@ from typing import NamedTuple
 import pyarrow.fs as pafs
 
 from analysis import schema
-from analysis.io import RESULTS_DIR
 from analysis.io import Location
 from analysis.io import resolve
+from analysis.layout import JOURNAL
+from analysis.layout import RESULTS_DIR
+from analysis.layout import ROWS_DIR
+from analysis.layout import TUNE_TRIAL_ATTR
+from analysis.layout import parse_result_name
 
-JOURNAL = "optuna.journal"
-ROWS_DIR = getattr(schema, "ROWS_DIR", "_rows")  # where the writer keeps per-row files
-TUNE_TRIAL_ATTR = "tune_trial_id"  # set by the orchestrator's searcher on every Optuna trial
 STUDY, START_TIME, TRIAL_ID = "study trial number", "start time", "trial id"
 
 
@@ -97,7 +98,7 @@ def file_start_times(location: str | Location, df: Any) -> dict[str, float] | No
 
     A trial's newest result file was written when its latest row was reported, ``elapsed_s``
     after the trial started. Files are matched to trials by the writer's file names
-    (:data:`analysis.schema.RESULT_NAME`, ``CONSOLIDATED_NAME``) anywhere under ``results/``
+    (:func:`analysis.layout.parse_result_name`) anywhere under ``results/``
     and the per-row folder ``_rows/``. Returns None when no file time is known.
     """
     loc = location if isinstance(location, Location) else resolve(location)
@@ -107,11 +108,10 @@ def file_start_times(location: str | Location, df: Any) -> dict[str, float] | No
         infos += loc.filesystem.get_file_info(selector)
     newest: dict[str, float] = {}
     for info in infos:
-        match = (schema.RESULT_NAME.match(info.base_name)
-                 or schema.CONSOLIDATED_NAME.match(info.base_name))
-        if info.type != pafs.FileType.File or not match or info.mtime is None:
+        name = parse_result_name(info.base_name)
+        if info.type != pafs.FileType.File or not name or info.mtime is None:
             continue
-        newest[match["trial"]] = max(newest.get(match["trial"], 0.0), info.mtime.timestamp())
+        newest[name.trial] = max(newest.get(name.trial, 0.0), info.mtime.timestamp())
     if not newest:
         return None
     elapsed = df.groupby(schema.TRIAL_ID)[schema.ELAPSED_S].max().fillna(0.0)

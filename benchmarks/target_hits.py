@@ -28,7 +28,7 @@ def trial_order(exp: Path) -> list[str]:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    from orchestrator.search import TUNE_TRIAL_ATTR
+    from analysis.layout import TUNE_TRIAL_ATTR
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     record = json.loads((exp / "experiment.json").read_text())

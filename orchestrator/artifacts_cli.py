@@ -6,7 +6,7 @@ import argparse
 import time
 
 from orchestrator.errors import UsageError
-from orchestrator.storage import open_storage
+from orchestrator.storage import artifacts_root, open_storage
 from trainables.artifacts import ArtifactStore
 
 
@@ -19,8 +19,6 @@ def _size(n: int) -> str:
 
 
 def artifacts(args: argparse.Namespace) -> int:
-    from orchestrator.launch import artifacts_root
-
     store = ArtifactStore.under_storage(artifacts_root(open_storage(args.storage),
                                                       args.artifacts_dir))
     items = [a for a in store.list() if args.kind in (None, a.kind)]

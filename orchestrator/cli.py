@@ -1,6 +1,7 @@
 """``python -m orchestrator``: launch sweeps and look at spaces.
 
-One function per subcommand; ``main(argv)`` is the only error boundary: domain errors become
+This module only parses and dispatches (:data:`COMMANDS`); each subcommand's body lives in
+its own module. ``main(argv)`` is the only error boundary: domain errors become
 ``error: <message>`` on stderr and a non-zero exit code (traceback only with ``--debug``).
 Nothing heavy is imported until a subcommand needs it, so ``--help`` is instant.
 """
@@ -8,11 +9,13 @@ Nothing heavy is imported until a subcommand needs it, so ``--help`` is instant.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import time
 from collections.abc import Sequence
 
-from orchestrator.errors import OrchestratorError, UsageError
+from orchestrator.console import disk_full, one_line, plain_console
+from orchestrator.errors import OrchestratorError
+from search_spaces.profiles import PROFILES
 
 DEFAULT_STORAGE = "./experiments"
 
@@ -37,8 +40,8 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                        description="Start a sweep: Optuna proposes, Ray Tune runs, every "
                        "result lands in <storage>/<name>/results/*.parquet.")
     p.add_argument("--space", required=True, help="search space name (see list-spaces)")
-    p.add_argument("--profile", default="paper", help="paper | dev | demo | smoke "
-                   "(default: paper)")
+    p.add_argument("--profile", default="paper",
+                   help=f"{' | '.join(PROFILES)} (default: paper)")
     p.add_argument("--num-samples", type=int, help="number of trials (default: the profile's)")
     p.add_argument("--concurrency", type=int,
                    help="trials running at once (default: what the cluster fits)")
@@ -82,8 +85,6 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                    "node really sees the same folder)")
     _add_cluster_args(p)
     _add_monitoring_args(p)
-    p.set_defaults(func=cmd_launch)
-
 
 def _add_monitoring_args(p: argparse.ArgumentParser) -> None:
     """Learning-curve loggers (issue 14); their own block to keep launch's flags apart."""
@@ -101,12 +102,10 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
                    help="resume even if Tune's state files (which it unpickles) belong to "
                    "another user or are writable by others")
     _add_cluster_args(p)
-    p.set_defaults(func=cmd_resume)
     p = sub.add_parser("status", help="trials by state, the front so far, time used and left "
                        "(works while the sweep runs)")
     p.add_argument("name")
     p.add_argument("--storage", default=DEFAULT_STORAGE)
-    p.set_defaults(func=cmd_status)
     p = sub.add_parser("dashboard", help="serve optuna-dashboard over the sweep's journal")
     p.add_argument("name")
     p.add_argument("--storage", default=DEFAULT_STORAGE)
@@ -115,7 +114,6 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-writes", action="store_true",
                    help="let the dashboard change the study (notes, deleting it); it has no "
                    "authentication, so anyone reaching the port could (default: read-only)")
-    p.set_defaults(func=cmd_dashboard)
     p = sub.add_parser("artifacts", help="list or prune the shared artifacts")
     p.add_argument("action", choices=("list", "prune"))
     p.add_argument("--storage", default=DEFAULT_STORAGE)
@@ -124,8 +122,6 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--older-than-days", type=float,
                    help="prune: only artifacts created longer ago than this")
     p.add_argument("--yes", action="store_true", help="prune without asking")
-    p.set_defaults(func=cmd_artifacts)
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -136,80 +132,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_launch(sub)
     _add_followups(sub)
-    p = sub.add_parser("list-spaces", help="list the named search spaces")
-    p.set_defaults(func=cmd_list_spaces)
+    sub.add_parser("list-spaces", help="list the named search spaces")
     p = sub.add_parser("show-space", help="show a space: settings, ranges, objectives")
     p.add_argument("name")
     p.add_argument("--profile", default="paper")
-    p.set_defaults(func=cmd_show_space)
     return parser
 
 
-def _space(name: str):
-    import search_spaces
-
-    try:
-        return search_spaces.get_space(name)
-    except search_spaces.UnknownSpaceError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def cmd_list_spaces(args: argparse.Namespace) -> int:
-    import search_spaces
-
-    for name in search_spaces.space_names():
-        space = search_spaces.get_space(name)
-        print(f"{name:<22} {space.trainable:<6} {space.description}")
-    return 0
+#: Subcommand -> the module and function that run it, imported only when that command runs
+#: (so ``--help`` is instant and never imports torch or Ray). Commands never import this
+#: module: what they share lives in the modules they import.
+COMMANDS = {
+    "launch": ("orchestrator.launch", "launch"),
+    "resume": ("orchestrator.resume", "resume"),
+    "status": ("orchestrator.status", "status"),
+    "dashboard": ("orchestrator.dashboard", "serve"),
+    "artifacts": ("orchestrator.artifacts_cli", "artifacts"),
+    "list-spaces": ("orchestrator.spaces_cli", "list_spaces"),
+    "show-space": ("orchestrator.spaces_cli", "show_space"),
+}
 
 
-def cmd_show_space(args: argparse.Namespace) -> int:
-    space = _space(args.name)
-    from orchestrator.settings import build_settings
-
-    sweep = build_settings(space, args.profile)
-    print(f"space      {space.name}  (trainable {space.trainable})")
-    print(f"           {space.description}")
-    print("objectives " + ", ".join(f"{m} ({mode})" for m, mode in space.objectives))
-    print(f"profile    {args.profile}")
-    print("searched")
-    for suggestion in space.suggestions().values():
-        pinned = "" if suggestion.name in sweep.searched else "  [pinned by profile]"
-        print(f"  {suggestion.describe()}{pinned}")
-    print("settings")
-    for key, value in sorted(sweep.settings.items()):
-        print(f"  {key} = {value!r}")
-    return 0
-
-
-def cmd_launch(args: argparse.Namespace) -> int:
-    from orchestrator.launch import launch
-
-    return launch(args)
-
-
-def cmd_resume(args: argparse.Namespace) -> int:
-    from orchestrator.resume import resume
-
-    return resume(args)
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from orchestrator.status import status
-
-    return status(args)
-
-
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    from orchestrator.dashboard import serve
-
-    return serve(args)
-
-
-def cmd_artifacts(args: argparse.Namespace) -> int:
-    from orchestrator.artifacts_cli import artifacts
-
-    return artifacts(args)
+def run_command(args: argparse.Namespace) -> int:
+    """Import the command's module and run it on the parsed arguments."""
+    module, function = COMMANDS[args.command]
+    return getattr(importlib.import_module(module), function)(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -221,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plain_console()
     try:
-        return args.func(args)
+        return run_command(args)
     except OrchestratorError as exc:
         if args.debug:
             raise
@@ -241,50 +188,3 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"Free some space, then continue with: python -m orchestrator resume {name}",
               file=sys.stderr)
         return 1
-
-
-def disk_full(exc: BaseException) -> str:
-    """The "no space" message anywhere in ``exc``'s chain (Tune wraps it), else ""."""
-    import errno
-
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return f"{exc.strerror or 'no space left'}: {exc.filename or ''}".rstrip(": ")
-        for marker in ("No space left on device", "Disk quota exceeded"):
-            if marker in str(exc):
-                return marker
-        exc = exc.__cause__ or exc.__context__
-    return ""
-
-
-#: Lines our trials print that Ray's log deduplication must never merge across processes:
-#: two trials' progress lines differ only in numbers, which Ray's dedup ignores, so without
-#: this only the first trial's line would show ("[repeated 2x across cluster]").
-TRIAL_LINES = r"^(trial \S+ started$|\S+ step \d+/\d+ \()"
-
-
-def plain_console(stream=None) -> None:
-    """Console settings for Ray's log forwarding, set before Ray is imported.
-
-    Our trial lines are never deduplicated (:data:`TRIAL_LINES`); when stdout is not a
-    terminal (a log file) Ray's prefixes get no ANSI colour codes, and its deduplication,
-    whose "[repeated Nx]" note is always coloured, is off.
-    """
-    import os
-
-    os.environ.setdefault("RAY_DEDUP_LOGS_ALLOW_REGEX", TRIAL_LINES)
-    isatty = getattr(stream or sys.stdout, "isatty", None)
-    if not (isatty and isatty()):
-        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-
-
-def one_line(message: str) -> str:
-    """Errors are one line (scripts grep them); fold any listing a message carries."""
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
-
-
-def default_name(space: str, profile: str) -> str:
-    return f"{space}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -21,13 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from analysis.layout import INFO_FILE, JOURNAL, RESULTS_DIR
 from orchestrator.errors import UsageError
 from orchestrator.storage import Storage, local_cache_dir, open_storage, redact
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-EXPERIMENT_JSON = "experiment.json"
-RESULTS_DIR = "results"
-JOURNAL = "optuna.journal"
 PACKAGES = ("prunesweep", "ray", "optuna", "torch", "transformers", "datasets", "pandas",
             "pyarrow")
 
@@ -72,9 +70,43 @@ class Experiment:
 
     @classmethod
     def at(cls, storage: str, name: str) -> Experiment:
+        """The folder ``name`` under ``storage`` (validated; it need not exist yet)."""
         experiment = cls(open_storage(storage), validate_name(name))
         experiment.check_inside_root()
         return experiment
+
+    @classmethod
+    def new(cls, storage: str, name: str) -> Experiment:
+        """A folder a launch may create: the storage is writable and no experiment has
+        ``name`` yet (:meth:`create` checks both again before writing)."""
+        experiment = cls.at(storage, name)
+        experiment.check_new()
+        return experiment
+
+    @classmethod
+    def open(cls, storage: str, name: str) -> Experiment:
+        """An existing experiment; an unknown name lists the experiments that are there."""
+        experiment = cls.at(storage, name)
+        if not experiment.exists():
+            known = experiment.known_names()
+            listing = f" Experiments there: {', '.join(known)}" if known else ""
+            raise UsageError(f"no experiment {name!r} in {experiment.storage.display}."
+                             f"{listing}")
+        return experiment
+
+    @staticmethod
+    def default_name(space: str, profile: str) -> str:
+        """``<space>-<profile>-<YYYYmmdd-HHMMSS>``: the name of a launch without ``--name``."""
+        return f"{space}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    def check_new(self) -> None:
+        """Refuse an unwritable storage root or a name that is taken (exit code 2)."""
+        self.storage.check_writable()
+        if self.exists():
+            raise UsageError(
+                f"experiment {self.name!r} already exists in {self.storage.display}; continue it "
+                f"with `python -m orchestrator resume {self.name}` or pick another --name"
+            )
 
     def check_inside_root(self) -> None:
         """Refuse an experiment folder (or its results/) that a symlink leads out of the root.
@@ -109,7 +141,7 @@ class Experiment:
 
     @property
     def metadata_file(self) -> str:
-        return self.storage.join(self.name, EXPERIMENT_JSON)
+        return self.storage.join(self.name, INFO_FILE)
 
     @property
     def journal(self) -> Path:
@@ -136,12 +168,7 @@ class Experiment:
 
     def create(self, record: dict[str, Any]) -> None:
         """Create the folder and write experiment.json; refuses to overwrite an experiment."""
-        self.storage.check_writable()
-        if self.exists():
-            raise UsageError(
-                f"experiment {self.name!r} already exists in {self.storage.display}; continue it "
-                f"with `python -m orchestrator resume {self.name}` or pick another --name"
-            )
+        self.check_new()  # again: another launch may have taken the name since
         self.storage.makedirs(self.results_dir)
         full = {"name": self.name, "created": time.time(),
                 "command": [redact(arg) for arg in sys.argv],
@@ -161,4 +188,4 @@ class Experiment:
         infos = self.storage.fs.get_file_info(
             pafs.FileSelector(self.storage.root, allow_not_found=True))
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
-                      and self.storage.is_file(self.storage.join(i.base_name, EXPERIMENT_JSON)))
+                      and self.storage.is_file(self.storage.join(i.base_name, INFO_FILE)))

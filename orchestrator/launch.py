@@ -12,94 +12,63 @@ import math
 from pathlib import Path
 from typing import Any
 
-from orchestrator.cli import default_name
-from orchestrator.errors import OrchestratorError, UsageError
+from orchestrator.errors import UsageError
 from orchestrator.experiment import Experiment
-from orchestrator.monitoring import did_you_mean, log_targets
-from orchestrator.preflight import check_launch_args, preflight
+from orchestrator.finish import finish
+from orchestrator.launch_options import LaunchOptions, check_sampler
+from orchestrator.preflight import preflight
 from orchestrator.reconcile import reconcile, trial_ids
-from orchestrator.settings import SweepSettings, build_settings, describe
+from orchestrator.settings import SweepSettings, build_settings, describe, space_named
+from orchestrator.storage import artifacts_root
 from orchestrator.sweep import Resources, SweepPlan, run_sweep
 
 
-def plan_resources(args: argparse.Namespace, cluster_resources: dict[str, float],
+def plan_resources(options: LaunchOptions, cluster_resources: dict[str, float],
                    num_samples: int) -> tuple[Resources, int]:
     """Per-trial resources and concurrency, checked against what the cluster has."""
     cpus, gpus_total = cluster_resources.get("CPU", 0.0), cluster_resources.get("GPU", 0.0)
-    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else \
+    gpus = options.gpus_per_trial if options.gpus_per_trial is not None else \
         (1.0 if gpus_total >= 1 else 0.0)
-    if args.cpus_per_trial <= 0:
-        raise UsageError(f"--cpus-per-trial must be > 0, but got {args.cpus_per_trial}")
-    if gpus < 0:
-        raise UsageError(f"--gpus-per-trial must be >= 0, but got {gpus}")
-    if args.cpus_per_trial > cpus:
-        raise UsageError(f"a trial asks for {args.cpus_per_trial} CPUs but the cluster has "
+    if options.cpus_per_trial > cpus:
+        raise UsageError(f"a trial asks for {options.cpus_per_trial} CPUs but the cluster has "
                          f"{cpus:g}; lower --cpus-per-trial")
     if gpus > gpus_total:
         raise UsageError(f"a trial asks for {gpus:g} GPUs but the cluster has {gpus_total:g}; "
                          "use --gpus-per-trial 0 or join a cluster with GPUs (--address)")
-    fits = math.floor(cpus / args.cpus_per_trial)
+    fits = math.floor(cpus / options.cpus_per_trial)
     if gpus > 0:
         fits = min(fits, math.floor(gpus_total / gpus))
-    concurrency = args.concurrency or max(1, min(fits, num_samples))
-    if concurrency < 1:
-        raise UsageError(f"--concurrency must be >= 1, but got {concurrency}")
-    return Resources(args.cpus_per_trial, gpus), concurrency
+    concurrency = options.concurrency or max(1, min(fits, num_samples))
+    return Resources(options.cpus_per_trial, gpus), concurrency
 
 
-def artifacts_root(storage: Any, artifacts_dir: str | None) -> Path:
-    """Where trials keep shared artifacts: --artifacts-dir, else the storage root when it is a
-    folder, else each node's local cache (an object store cannot hold the build locks)."""
-    from orchestrator.storage import local_cache_dir
-
-    if artifacts_dir:
-        return Path(artifacts_dir).expanduser().resolve()
-    return Path(storage.root) if storage.is_local else local_cache_dir()
-
-
-def search_controls(args: argparse.Namespace, sweep: SweepSettings, storage: Any) -> dict:
-    """Sampler, constraints, time budget and warm-start trials, checked before Ray starts."""
-    from orchestrator.search import SAMPLERS
+def search_controls(args: argparse.Namespace, options: LaunchOptions, sweep: SweepSettings,
+                    storage: Any) -> dict:
+    """Constraints, time budget and warm-start trials, checked before Ray starts."""
     from orchestrator.warm_start import locate, warm_start_trials
 
-    if args.sampler not in SAMPLERS:
-        raise UsageError(f"--sampler {args.sampler!r} is not one of {', '.join(SAMPLERS)}"
-                         + did_you_mean(args.sampler, SAMPLERS))
     constraints = list(sweep.space.constraints)
-    if args.min_sparsity is not None:
-        if not 0 <= args.min_sparsity < 1:
-            raise UsageError(f"--min-sparsity must be in [0, 1), but got {args.min_sparsity}")
-        constraints.append(("weight_sparsity", ">=", args.min_sparsity))
-    if constraints and args.sampler in ("random", "qmc"):
-        raise UsageError(f"the {args.sampler} sampler ignores constraints; use tpe, nsga2 or gp")
-    if args.time_budget is not None and args.time_budget <= 0:
-        raise UsageError(f"--time-budget must be > 0 seconds, but got {args.time_budget}")
+    if options.min_sparsity is not None:
+        constraints.append(("weight_sparsity", ">=", options.min_sparsity))
+    check_sampler(options.sampler, constrained=bool(constraints))
     warm = ()
     if args.warm_start:
         warm = tuple(warm_start_trials(locate(storage, args.warm_start), sweep.space,
                                        sweep.searched))
-    return {"sampler": args.sampler, "constraints": tuple(constraints),
-            "time_budget_s": args.time_budget, "early_stop": not args.no_early_stop,
+    return {"sampler": options.sampler, "constraints": tuple(constraints),
+            "time_budget_s": options.time_budget_s, "early_stop": not args.no_early_stop,
             "warm_start": warm}
 
 
 def launch(args: argparse.Namespace) -> int:
-    from orchestrator.cli import _space
-    from search_spaces import get_profile
-
-    check_launch_args(args)
-    space = _space(args.space)
+    options = LaunchOptions.from_args(args)
+    space = space_named(args.space)
     if getattr(args, "objectives", None):  # measured speed-up as an objective (issue 15)
         from orchestrator.objectives import with_objectives
 
         space = with_objectives(space, args.objectives)
-    name = args.name or default_name(space.name, args.profile)
-    experiment = Experiment.at(args.storage, name)
-    experiment.storage.check_writable()
-    if experiment.exists():
-        raise UsageError(f"experiment {name!r} already exists in {experiment.storage.text}; "
-                         f"continue it with `python -m orchestrator resume {name}` or pick "
-                         "another --name")
+    experiment = Experiment.new(args.storage,
+                                args.name or Experiment.default_name(space.name, args.profile))
     sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
                            data_dir=args.data_dir,
                            storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
@@ -108,17 +77,11 @@ def launch(args: argparse.Namespace) -> int:
 
         check_measured(space, sweep.settings)
         allow_final_only_metrics(space.metrics)
-    num_samples = args.num_samples or get_profile(args.profile).num_samples
-    if num_samples < 1:
-        raise UsageError(f"--num-samples must be >= 1, but got {num_samples}")
-    if args.max_failures < -1:
-        raise UsageError(f"--max-failures must be >= -1 (-1: retry forever), but got "
-                         f"{args.max_failures}")
-    controls = search_controls(args, sweep, experiment.storage.text)
+    num_samples = options.num_samples or sweep.num_samples
+    controls = search_controls(args, options, sweep, experiment.storage.text)
     from orchestrator.targets import launch_targets
 
     targets = launch_targets(args, sweep, experiment.storage.text, controls)
-    log_to = log_targets(getattr(args, "log_to", None))
     preflight(sweep)
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
@@ -128,7 +91,7 @@ def launch(args: argparse.Namespace) -> int:
                       include_dashboard=not args.no_dashboard,
                       dashboard_host=args.dashboard_host)
     try:
-        resources, concurrency = plan_resources(args, cluster.resources, num_samples)
+        resources, concurrency = plan_resources(options, cluster.resources, num_samples)
         reuse = default_reuse(args.reuse_actors, resources, cluster.dashboard_url)
         if experiment.storage.is_local:  # URIs (s3://, gs://, ...) are shared by nature
             check_shared_storage(Path(experiment.storage.root), alive_nodes(),
@@ -137,16 +100,16 @@ def launch(args: argparse.Namespace) -> int:
                            "concurrency": concurrency, "seed": args.seed,
                            "resources": vars(resources), "address": args.address,
                            "reuse_actors": reuse,
-                           "sampler": args.sampler, "constraints": controls["constraints"],
+                           "sampler": options.sampler, "constraints": controls["constraints"],
                            "early_stop": controls["early_stop"],
                            "warm_start": args.warm_start,
                            "warm_start_trials": len(controls["warm_start"]),
                            "targets": list(targets.targets) if targets else None})
         _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint(), reuse)
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
-                         seed=args.seed, max_failures=args.max_failures, quiet=args.quiet,
-                         verbosity=args.tune_verbose, reuse_actors=reuse, log_to=log_to,
-                         targets=targets, **controls)
+                         seed=args.seed, max_failures=options.max_failures, quiet=args.quiet,
+                         verbosity=args.tune_verbose, reuse_actors=reuse,
+                         log_to=options.log_to, targets=targets, **controls)
         grid = run_sweep(plan)
         reconcile(experiment, trial_ids(grid, space.name))
         experiment.sync_journal_up()
@@ -181,25 +144,3 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
             print(f"  note      trial processes are reused: the dashboard lists them as "
                   f"{sweep.space.name}_worker; log lines and `status` name each trial "
                   "(--no-reuse-actors names them in the dashboard, ~2 s more per trial)")
-
-
-def finish(experiment: Experiment, grid: Any) -> int:
-    """Print how the sweep ended; an interrupted sweep says how to resume it."""
-    from analysis import schema as S
-    from orchestrator.results import read_rows
-
-    df = read_rows(experiment)
-    finished = set(df[df[S.IS_FINAL]][S.TRIAL_ID]) if len(df) else set()
-    open_trials = [t for t in trial_ids(grid, experiment.load()["space"]) if t not in finished]
-    errors = grid.num_errors
-    if open_trials:
-        print(f"stopped {experiment.name} with {len(open_trials)} trials unfinished; continue "
-              f"with: python -m orchestrator resume {experiment.name}")
-        return 130
-    print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
-          f"{experiment.uri}/results")
-    print(f"  fronts and report: python -m analysis pareto {experiment.uri}")
-    if errors and errors == len(grid):
-        raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
-                                f"results or the trial logs under {experiment.uri}")
-    return 0

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 
 from orchestrator.errors import UsageError
 
+#: Where learning curves can go (``--log-to``); ``tensorboard`` is the default.
+LOG_TARGETS = ("tensorboard", "mlflow", "wandb", "none")
 #: The package each optional logger needs and how to get it.
 _NEEDS = {"mlflow": ("mlflow", "pip install 'prunesweep[mlflow]' (mlflow-skinny)"),
           "wandb": ("wandb", "pip install wandb, then `wandb login` or WANDB_MODE=offline"),
@@ -30,8 +32,6 @@ def log_targets(values: Sequence[str] | None) -> tuple[str, ...]:
         UsageError: an unknown target, ``none`` with another target, or a target whose
             package is not installed (with how to install it).
     """
-    from orchestrator.sweep import LOG_TARGETS
-
     if not values:
         return ("tensorboard",)
     targets = [t.strip().lower() for v in values for t in v.split(",") if t.strip()]

@@ -2,9 +2,9 @@
 
 A mistake found inside a trial costs a cluster start, a Ray traceback and exit code 1; found
 here it is one line naming the value, the file and the rule, exit code 2, and nothing is
-written. What is checked:
+written. The command line's own options are checked before, by
+:class:`orchestrator.launch_options.LaunchOptions`. What is checked here:
 
-- the command line's counts (``--num-samples``, ``--concurrency``);
 - the model folder (a parseable ``config.json`` with a ``model_type`` transformers knows, and
   weights), also for a CAP ``teacher_path``;
 - every data split: it exists, is a file, is readable, has rows, and its labels fit the task
@@ -17,7 +17,6 @@ written. What is checked:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -32,14 +31,6 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
 # whose steps x mask_scores_learning_rate is below this distance leaves the scores where they
 # started and the trial ends at 0 sparsity (19-26 steps at the dev profile's 0.1 did).
 MIN_SCORE_TRAVEL = 5.0
-
-
-def check_launch_args(args: argparse.Namespace) -> None:
-    """Counts on the command line: 0 is refused, not read as "the default"."""
-    if args.num_samples is not None and args.num_samples < 1:
-        raise UsageError(f"--num-samples must be >= 1, but got {args.num_samples}")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UsageError(f"--concurrency must be >= 1, but got {args.concurrency}")
 
 
 def preflight(sweep: SweepSettings) -> None:

@@ -9,7 +9,7 @@ the sweep's counts with an estimate of the time left::
 
 Plain text only (no colour codes), so a redirected log stays readable; Ray's own coloured
 log prefixes are turned off too when stdout is not a terminal
-(:func:`orchestrator.cli.plain_console`).
+(:func:`orchestrator.console.plain_console`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from ray.tune import Callback
 
 from analysis import schema as S
+from orchestrator.results import error_status
 
 
 @dataclass
@@ -177,8 +178,7 @@ class ConsoleProgress(Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = str(getattr(trial, "error_message", "") or "")
-        self._finished(trial, "diverged" if "TrialDivergedError" in error else "failed",
-                       reason=last_line(error))
+        self._finished(trial, error_status(error), reason=last_line(error))
 
     def _finished(self, trial: Any, what: str, reason: str = "") -> None:
         progress = self.sweep.running.pop(trial.trial_id, None)

@@ -42,7 +42,7 @@ def reconcile(experiment: Experiment, tune_trial_ids: list[str]) -> None:
 def _settle_study(experiment: Experiment, known: set[str], terminal: dict[str, str]) -> None:
     import optuna
 
-    from orchestrator.search import TUNE_TRIAL_ATTR
+    from analysis.layout import TUNE_TRIAL_ATTR
     from orchestrator.sweep import journal_storage
 
     if not experiment.journal.is_file():
@@ -82,7 +82,7 @@ def _close_orphaned_rows(experiment: Experiment, df: Any, known: set[str]) -> No
                      S.ITERATION: int(last[S.ITERATION]) + 1,
                      S.ERROR: f"{ORPHAN_NOTE}; its search point was tried again as another "
                               "trial"})
-        path = result_file(rows_dir, str(trial_id), last[S.ITERATION], "-failed")
+        path = result_file(rows_dir, str(trial_id), last[S.ITERATION], S.STATUS_FAILED)
         write_rows_atomic(storage, path, [last])
         consolidate_trial(storage, experiment.results_dir, str(trial_id))
 

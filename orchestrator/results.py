@@ -1,7 +1,8 @@
 """A Ray Tune callback that writes every reported result to Parquet as it arrives.
 
-One file per (trial, iteration): ``<experiment>/_rows/<trial_id>-it<iteration>.parquet``,
-written to a temporary name and renamed into place, never rewritten. The file name is the row's key,
+One file per (trial, iteration): ``<experiment>/_rows/<trial_id>-it<iteration>.parquet``
+(named by :mod:`analysis.layout`, which also parses the names), written to a temporary name
+and renamed into place, never rewritten. The file name is the row's key,
 so a result that Tune reports again after a restore (a trial resumed from an older
 checkpoint) is recognised and not written twice. A trial that ends without a final row (it
 failed, diverged, or was stopped early) gets one terminal row saying so, with its last
@@ -25,28 +26,37 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from analysis import layout
 from analysis import schema as S
 from orchestrator.storage import Storage, open_storage
 
 if TYPE_CHECKING:
     from orchestrator.experiment import Experiment
 
-DIVERGED_MARK = "TrialDivergedError"
+#: The class name a trainable's divergence error carries in the text Tune records
+#: (``trainables.finetune.TrialDivergedError``; a test keeps the two equal). The one place
+#: that turns a trial's error into its terminal status: :func:`error_status`.
+DIVERGED_ERROR = "TrialDivergedError"
 
 
-def result_file(rows_dir: str, trial_id: str, iteration: int, suffix: str = "") -> str:
+def error_status(error: str) -> str:
+    """``diverged`` for a trial whose loss became NaN/inf, else ``failed``."""
+    return S.STATUS_DIVERGED if DIVERGED_ERROR in error else S.STATUS_FAILED
+
+
+def result_file(rows_dir: str, trial_id: str, iteration: int, status: str = "") -> str:
     """The per-row file of one reported row, in the experiment's rows folder."""
-    return f"{rows_dir}/{trial_id}-it{iteration:06d}{suffix}.parquet"
+    return f"{rows_dir}/{layout.row_file_name(trial_id, iteration, status)}"
 
 
 def consolidated_file(results_dir: str, trial_id: str, upto: int) -> str:
     """All rows of a trial up to iteration ``upto``, written once the trial ends."""
-    return f"{results_dir}/{trial_id}-upto{upto:06d}.parquet"
+    return f"{results_dir}/{layout.consolidated_file_name(trial_id, upto)}"
 
 
 def rows_dir_of(results_dir: str) -> str:
     """``<experiment>/_rows``: where the per-row files of the current layout go."""
-    return f"{results_dir.rstrip('/').rsplit('/', 1)[0]}/{S.ROWS_DIR}"
+    return f"{results_dir.rstrip('/').rsplit('/', 1)[0]}/{layout.ROWS_DIR}"
 
 
 def is_legacy_layout(storage: Storage, results_dir: str) -> bool:
@@ -55,7 +65,7 @@ def is_legacy_layout(storage: Storage, results_dir: str) -> bool:
     Such an experiment keeps writing its per-row files where they are, so that a row Tune
     reports again after a restore finds its existing file and is not written twice.
     """
-    return bool(storage.list_names(results_dir, "*-it*.parquet"))
+    return bool(storage.list_names(results_dir, layout.row_files_pattern()))
 
 
 def row_folder(storage: Storage, results_dir: str) -> str:
@@ -85,7 +95,7 @@ def consolidate_trial(storage: Storage, results_dir: str, trial_id: str) -> str 
     import pyarrow.parquet as pq
 
     paths = [f"{folder}/{n}" for folder in (results_dir, rows_dir_of(results_dir))
-             for n in storage.list_names(folder, f"{trial_id}-it*.parquet")]
+             for n in storage.list_names(folder, layout.row_files_pattern(trial_id))]
     if not paths:
         return None
     tables = [pq.read_table(p, filesystem=storage.fs) for p in paths]
@@ -101,7 +111,7 @@ def consolidate_trial(storage: Storage, results_dir: str, trial_id: str) -> str 
 def _retire_older_consolidated(storage: Storage, results_dir: str, trial_id: str,
                                newest: str) -> None:
     """Move a trial's superseded consolidated files from results/ into _rows/."""
-    older = [n for n in storage.list_names(results_dir, f"{trial_id}-upto*.parquet")
+    older = [n for n in storage.list_names(results_dir, layout.consolidated_pattern(trial_id))
              if f"{results_dir}/{n}" != newest]
     if not older:
         return
@@ -112,13 +122,9 @@ def _retire_older_consolidated(storage: Storage, results_dir: str, trial_id: str
 
 def read_rows(experiment: Experiment) -> Any:
     """Every result row of an experiment (an empty frame with the columns when none yet)."""
-    from analysis.errors import AnalysisError
-    from analysis.io import read_experiment
+    from analysis.io import read_results
 
-    try:
-        return read_experiment(experiment.uri)
-    except AnalysisError:
-        return S.arrow_schema().empty_table().to_pandas()
+    return read_results(experiment.uri)
 
 
 def build_row(
@@ -214,8 +220,7 @@ class ParquetResultsCallback(Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = _error_text(trial)
-        status = S.STATUS_DIVERGED if DIVERGED_MARK in error else S.STATUS_FAILED
-        self._terminal_row(trial, status, error)
+        self._terminal_row(trial, error_status(error), error)
         self._trial_ended(trial)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
@@ -249,7 +254,7 @@ class ParquetResultsCallback(Callback):
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
         row[S.ITERATION] = int(last.get("training_iteration", 0)) + 1
         row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
-        path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION], f"-{status}")
+        path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION], status)
         self.rows_written += write_rows_atomic(self.storage, path, [row])
 
 

@@ -12,28 +12,19 @@ import argparse
 
 from orchestrator.errors import UsageError
 from orchestrator.experiment import Experiment
+from orchestrator.finish import finish
 from orchestrator.reconcile import reconcile, trial_ids
 from orchestrator.state_check import check_state_readable
 from orchestrator.trust import check_resume_state
-
-
-def _experiment(args: argparse.Namespace) -> Experiment:
-    experiment = Experiment.at(args.storage, args.name)
-    if not experiment.exists():
-        known = experiment.known_names()
-        listing = f" Experiments there: {', '.join(known)}" if known else ""
-        raise UsageError(f"no experiment {args.name!r} in {experiment.storage.display}.{listing}")
-    return experiment
 
 
 def resume(args: argparse.Namespace) -> int:
     from ray import tune
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
-    from orchestrator.launch import finish
     from orchestrator.sweep import Resources, make_trainable
 
-    experiment = _experiment(args)
+    experiment = Experiment.open(args.storage, args.name)
     record = experiment.load()
     check_resume_state(experiment.path, is_local=experiment.storage.is_local,
                        display=experiment.storage.display,

@@ -16,11 +16,11 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
-from orchestrator.errors import UsageError
+from analysis.layout import TUNE_TRIAL_ATTR
+from orchestrator.launch_options import SAMPLERS, check_sampler
 from trainables import report_keys as K
 
-SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc")
-TUNE_TRIAL_ATTR = "tune_trial_id"
+__all__ = ["SAMPLERS", "TUNE_TRIAL_ATTR", "SweepSearch", "constraint_values", "make_sampler"]
 
 
 def constraint_values(result: Mapping[str, Any],
@@ -37,13 +37,15 @@ def constraint_values(result: Mapping[str, Any],
 
 def make_sampler(name: str, seed: int | None, num_objectives: int,
                  constrained: bool, population: int | None = None) -> Any:
-    """One of Optuna's multi-objective capable samplers by name.
+    """One of Optuna's multi-objective capable samplers by name (checked by
+    :func:`orchestrator.launch_options.check_sampler`).
 
     Constraints need no ``constraints_func`` (deprecated in Optuna 5): the searcher sets
     them on each trial and TPE, NSGA-II and GP read them from there.
     """
     import optuna
 
+    check_sampler(name, constrained)
     if name == "tpe":
         # constant_liar penalises running trials, so parallel trials spread out.
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
@@ -52,21 +54,15 @@ def make_sampler(name: str, seed: int | None, num_objectives: int,
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
-        if constrained:
-            raise UsageError("the random sampler ignores constraints; use tpe, nsga2 or gp")
         return optuna.samplers.RandomSampler(seed=seed)
-    if name == "qmc":
-        # A space-filling design (scrambled Sobol, seeded): what recorded benchmark tables
-        # use. Like random it ignores constraints; categoricals fall back to random draws.
-        if constrained:
-            raise UsageError("the qmc sampler ignores constraints; use tpe, nsga2 or gp")
-        import warnings
+    # qmc: a space-filling design (scrambled Sobol, seeded): what recorded benchmark tables
+    # use. Like random it ignores constraints; categoricals fall back to random draws.
+    import warnings
 
-        with warnings.catch_warnings():  # "experimental" since Optuna 3.0; stable in use
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed,
-                                              warn_independent_sampling=False)
-    raise UsageError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    with warnings.catch_warnings():  # "experimental" since Optuna 3.0; stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed,
+                                          warn_independent_sampling=False)
 
 
 class SweepSearch(OptunaSearch):

@@ -8,26 +8,51 @@ once with every searched parameter at the low end of its range, paths made absol
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
-from search_spaces import SearchSpace, get_profile
+from search_spaces import Profile, SearchSpace, UnknownSpaceError, get_profile, get_space
 
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """What every trial of a sweep shares; the searched values come from Optuna."""
+    """What every trial of a sweep shares; the searched values come from Optuna.
+
+    ``settings`` (the space's fixed settings, the profile's, then ``overrides``) is merged
+    once, when the sweep's settings are built, and ``searched`` follows from it.
+    """
 
     space: SearchSpace
     profile: str
     overrides: dict[str, Any]  # --set, --model, --data-dir and storage_root, typed
-    searched: tuple[str, ...]  # parameters Optuna chooses (pins removed)
+    settings: dict[str, Any] = field(init=False)  # shared by every reader: never mutate it
+    searched: tuple[str, ...] = field(init=False)  # parameters Optuna chooses (pins removed)
+    num_samples: int = field(init=False)  # the profile's default number of trials
 
-    @property
-    def settings(self) -> dict[str, Any]:
-        return self.space.settings(self.profile, self.overrides)
+    def __post_init__(self) -> None:
+        profile = known_profile(self.profile)
+        settings = self.space.settings(self.profile, self.overrides)
+        object.__setattr__(self, "settings", settings)
+        object.__setattr__(self, "searched", self.space.unpinned(settings))
+        object.__setattr__(self, "num_samples", profile.num_samples)
+
+
+def known_profile(name: str) -> Profile:
+    """The profile ``name``; an unknown one is a usage error with a did-you-mean."""
+    try:
+        return get_profile(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def space_named(name: str) -> SearchSpace:
+    """The registered space ``name``; an unknown one is a usage error with a did-you-mean."""
+    try:
+        return get_space(name)
+    except UnknownSpaceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_sets(trainable: str, pairs: Sequence[str]) -> dict[str, Any]:
@@ -57,10 +82,7 @@ def build_settings(
     data_dir: str | None = None,
     storage_root: Path | None = None,
 ) -> SweepSettings:
-    try:
-        get_profile(profile)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    known_profile(profile)  # before --set: an unknown profile is named first
     overrides = parse_sets(space.trainable, sets)
     if model is not None:
         overrides["model"] = model
@@ -72,7 +94,7 @@ def build_settings(
         overrides.setdefault("synthetic_data", False)
     if storage_root is not None:
         overrides["storage_root"] = str(storage_root)
-    sweep = SweepSettings(space, profile, overrides, space.free_parameters(profile, overrides))
+    sweep = SweepSettings(space, profile, overrides)
     validate_settings(sweep)
     return sweep
 
@@ -99,4 +121,5 @@ def describe(sweep: SweepSettings) -> Mapping[str, Any]:
     space = sweep.space
     return {"space": space.name, "trainable": space.trainable, "profile": sweep.profile,
             "overrides": sweep.overrides, "searched": list(sweep.searched),
-            "objectives": [list(o) for o in space.objectives], "settings": sweep.settings}
+            "objectives": [list(o) for o in space.objectives],
+            "settings": dict(sweep.settings)}

@@ -13,20 +13,21 @@ import time
 from typing import Any
 
 from analysis import schema as S
+from analysis.layout import TUNE_TRIAL_ATTR
 from orchestrator.experiment import Experiment
-from orchestrator.resume import _experiment
 
 STATES = (S.STATUS_COMPLETED, S.STATUS_PRUNED, S.STATUS_FAILED, S.STATUS_DIVERGED)
 
 
 def trial_states(df: Any) -> dict[str, str]:
-    """Trial id -> its state: the status of its final row, else ``running``."""
-    states: dict[str, str] = {}
-    for trial_id, rows in df.groupby(S.TRIAL_ID):
-        final = rows[rows[S.IS_FINAL]]
-        states[str(trial_id)] = (str(final.iloc[-1][S.STATUS]) if len(final)
-                                 else S.STATUS_RUNNING)
-    return states
+    """Trial id -> its state: the status of the row the analysis judges it by
+    (:func:`analysis.fronts.decisive_rows`) when that row is final, else ``running``."""
+    from analysis.fronts import decisive_rows
+
+    rows = decisive_rows(df)
+    return {str(trial_id): str(status) if final else S.STATUS_RUNNING
+            for trial_id, status, final in zip(rows[S.TRIAL_ID], rows[S.STATUS],
+                                               rows[S.IS_FINAL].fillna(False).astype(bool))}
 
 
 def study_trials(experiment: Experiment) -> list[Any] | None:
@@ -61,8 +62,6 @@ def asked_trials(experiment: Experiment) -> int | None:
 def trial_order(df: Any, trials: list[Any] | None) -> list[str]:
     """Trial ids in the order the sweep proposed them (the study's trial numbers), never by
     the random id; trials the study does not know (no journal) follow in row order."""
-    from orchestrator.search import TUNE_TRIAL_ATTR
-
     order = [str(t.user_attrs[TUNE_TRIAL_ATTR]) for t in trials or []
              if t.user_attrs.get(TUNE_TRIAL_ATTR)]
     known = set(order)
@@ -73,8 +72,6 @@ def trial_order(df: Any, trials: list[Any] | None) -> list[str]:
 
 def trial_numbers(trials: list[Any] | None) -> dict[str, int]:
     """Tune trial id -> the study's trial number (the order the sampler proposed them)."""
-    from orchestrator.search import TUNE_TRIAL_ATTR
-
     return {str(t.user_attrs[TUNE_TRIAL_ATTR]): t.number for t in trials or []
             if t.user_attrs.get(TUNE_TRIAL_ATTR)}
 
@@ -107,18 +104,20 @@ def sweep_seconds(trials: list[Any] | None, now: float | None = None) -> float |
 
 
 def front_so_far(df: Any, objectives: list[tuple[str, str]]) -> tuple[Any, float, dict]:
-    """(front rows, hypervolume, reference point) of the completed trials."""
+    """(front rows, hypervolume, reference point) of the completed trials: the analysis's
+    front of the sweep's task (:func:`analysis.fronts.pareto_fronts`) and its hypervolume
+    against the analysis's reference point."""
+    from analysis.fronts import ON_TASK_FRONT, pareto_fronts
     from analysis.hypervolume import hypervolume, reference_point
-    from analysis.pareto import pareto_mask, to_minimization
+    from analysis.pareto import to_minimization
 
     objs = dict(objectives)
-    done = df[df[S.IS_FINAL] & (df[S.STATUS] == S.STATUS_COMPLETED)]
-    done = done.dropna(subset=list(objs))
+    done = pareto_fronts(df, objs, group_by=()).points
     if done.empty:
         return done, 0.0, {}
-    task = done[S.TASK].iloc[0] if S.TASK in done else None
+    task = done[S.TASK].iloc[0]
     ref = reference_point(done, objs, task).point
-    front = done[pareto_mask(done, objs)].sort_values(list(objs)[-1])
+    front = done[done[ON_TASK_FRONT]].sort_values(list(objs)[-1], kind="stable")
     reference = to_minimization(_frame(ref), objs)[0]
     return front, hypervolume(to_minimization(front, objs), reference), ref
 
@@ -135,7 +134,7 @@ def _clock(seconds: float) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
-    experiment = _experiment(args)
+    experiment = Experiment.open(args.storage, args.name)
     record = experiment.load()
     from orchestrator.results import read_rows
 

@@ -169,6 +169,14 @@ def open_storage(text: str) -> Storage:
     return Storage(text, fs, root.rstrip("/"), query)
 
 
+def artifacts_root(storage: Storage, artifacts_dir: str | None) -> Path:
+    """Where trials keep shared artifacts: --artifacts-dir, else the storage root when it is a
+    folder, else each node's local cache (an object store cannot hold the build locks)."""
+    if artifacts_dir:
+        return Path(artifacts_dir).expanduser().resolve()
+    return Path(storage.root) if storage.is_local else local_cache_dir()
+
+
 def local_cache_dir() -> Path:
     """Node-local cache for what cannot live on an object store (the Optuna journal copy,
     artifacts when no shared --artifacts-dir is given)."""

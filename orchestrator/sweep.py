@@ -21,10 +21,6 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 # the loggers ourselves (JSON, which Tune's ResultGrid reads, and those of --log-to).
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
-#: Where learning curves can go (``--log-to``); ``tensorboard`` is the default.
-LOG_TARGETS = ("tensorboard", "mlflow", "wandb", "none")
-
-
 
 @dataclass(frozen=True)
 class Resources:
@@ -49,7 +45,7 @@ class SweepPlan:
     reuse_actors: bool = False  # keep trial processes for the next trial (same resources)
     quiet: bool = False  # no per-trial progress lines
     verbosity: int = 0  # Tune's own console output (0: none; our progress lines instead)
-    log_to: tuple[str, ...] = ("tensorboard",)  # learning-curve loggers (LOG_TARGETS)
+    log_to: tuple[str, ...] = ("tensorboard",)  # learning-curve loggers (monitoring.LOG_TARGETS)
     targets: Any = None  # orchestrator.targets.TargetPlan: --targets, else None
 
 
@@ -76,7 +72,7 @@ def make_searcher(plan: SweepPlan) -> Any:
         study = optuna.create_study(storage=storage, study_name=plan.experiment.name,
                                     directions=directions, load_if_exists=True)
         study.add_trials(list(plan.warm_start))
-    define = space.define_by_run(plan.sweep.profile, plan.sweep.overrides)
+    define = space.define_with(plan.sweep.settings)
     searcher = SweepSearch(
         space=plan.targets.wrap(define) if plan.targets else define,
         metric=metrics if len(metrics) > 1 else metrics[0],

@@ -12,8 +12,9 @@ import warnings
 from typing import Any
 
 from analysis import schema as S
+from analysis.layout import INFO_FILE
 from orchestrator.errors import UsageError
-from orchestrator.experiment import EXPERIMENT_JSON, Experiment
+from orchestrator.experiment import Experiment
 from search_spaces import SearchSpace, Suggestion
 
 
@@ -33,7 +34,7 @@ def locate(storage: str, ref: str) -> tuple[dict[str, Any], str]:
         if record:
             return record, ref
     raise UsageError(f"--warm-start {ref}: no experiment there (looked for "
-                     f"{looked}/{EXPERIMENT_JSON})")
+                     f"{looked}/{INFO_FILE})")
 
 
 def distribution(suggestion: Suggestion) -> Any:

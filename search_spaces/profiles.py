@@ -20,33 +20,37 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Profile:
+    """One profile: its default number of trials and the settings it gives every space.
+
+    Whether a profile generates its data is one of its settings (``synthetic_data``), so
+    ``--data-dir`` (which sets it to false) and ``--set`` override it like any other.
+    """
+
     name: str
     description: str
     num_samples: int  # default number of trials
-    needs_data: bool  # False: generated data unless --data-dir is given
     settings: MappingProxyType
 
 
-def _profile(name: str, description: str, num_samples: int, needs_data: bool,
-             **settings: Any) -> Profile:
-    return Profile(name, description, num_samples, needs_data, MappingProxyType(settings))
+def _profile(name: str, description: str, num_samples: int, **settings: Any) -> Profile:
+    return Profile(name, description, num_samples, MappingProxyType(settings))
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        _profile("paper", "the published setting: bert-base-uncased, full task, GPU", 32, True,
+        _profile("paper", "the published setting: bert-base-uncased, full task, GPU", 32,
                  model="bert-base-uncased", max_seq_length=128, train_batch_size=32,
                  eval_batch_size=64),
-        _profile("dev", "small real run: MiniLM-L6, task subset, length 64, bf16", 12, True,
+        _profile("dev", "small real run: MiniLM-L6, task subset, length 64, bf16", 12,
                  model="minilm", max_seq_length=64, train_batch_size=32, eval_batch_size=128,
                  max_train_examples=8000, max_eval_examples=1000, bf16=True),
         _profile("demo", "offline demo: MiniLM-L6 on generated data, minutes on a CPU", 4,
-                 False, model="minilm", synthetic_data=True, max_seq_length=32,
+                 model="minilm", synthetic_data=True, max_seq_length=32,
                  train_batch_size=32, eval_batch_size=128, max_train_examples=384,
                  max_eval_examples=256, bf16=True),
         _profile("smoke", "tests: tiny random BERT on a handful of generated examples", 2,
-                 False, model="tiny", synthetic_data=True, max_seq_length=32,
+                 model="tiny", synthetic_data=True, max_seq_length=32,
                  train_batch_size=8, eval_batch_size=32, max_train_examples=32,
                  max_eval_examples=16, max_steps=4, eval_every=2, measure_latency=False),
     )
@@ -69,7 +73,6 @@ def get_profile(name: str) -> Profile:
             f"unknown profile {name!r}{hint}; valid: {', '.join(PROFILES)}") from None
 
 
-def profile_settings(profile: str, trainable: str) -> dict[str, Any]:
-    """The common settings of ``profile`` (the same for every trainable today)."""
-    del trainable  # kept in the signature: methods may need their own scaling later
+def profile_settings(profile: str) -> dict[str, Any]:
+    """The common settings of ``profile`` (the same for every trainable)."""
     return dict(get_profile(profile).settings)

@@ -189,13 +189,16 @@ class SearchSpace:
 
     def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Fixed settings, then the profile's, then the user's overrides (pins included)."""
-        common = {} if self.calibration else profile_settings(profile, self.trainable)
+        common = {} if self.calibration else profile_settings(profile)
         return {**common, **self.fixed,
                 **self.profiles.get(profile, {}), **(overrides or {})}
 
     def define_by_run(self, profile: str,
                       overrides: Mapping[str, Any] | None = None) -> DefineByRun:
-        settings = self.settings(profile, overrides)
+        return self.define_with(self.settings(profile, overrides))
+
+    def define_with(self, settings: Mapping[str, Any]) -> DefineByRun:
+        """The define-by-run function for already merged :meth:`settings`."""
         searched = set(self.searched())
         pins = {k: v for k, v in settings.items() if k in searched}
         constants = {k: v for k, v in settings.items() if k not in searched}
@@ -204,5 +207,8 @@ class SearchSpace:
     def free_parameters(self, profile: str,
                         overrides: Mapping[str, Any] | None = None) -> tuple[str, ...]:
         """The searched parameters that no profile setting or override pins."""
-        settings = self.settings(profile, overrides)
+        return self.unpinned(self.settings(profile, overrides))
+
+    def unpinned(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
+        """The searched parameters that already merged :meth:`settings` do not pin."""
         return tuple(name for name in self.searched() if name not in settings)

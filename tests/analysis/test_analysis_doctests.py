@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["analysis.pareto", "analysis.fronts", "analysis.hypervolume", "analysis.io",
+MODULES = ["analysis.layout", "analysis.pareto", "analysis.fronts", "analysis.hypervolume", "analysis.io",
            "analysis.compare", "analysis.html", "analysis.history", "analysis.summary"]
 
 

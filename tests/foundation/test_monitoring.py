@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestrator.cli import main, plain_console
+from orchestrator.cli import main
+from orchestrator.console import plain_console
 from orchestrator.progress import ConsoleProgress, SweepClock, TrialProgress, finished_line
 from orchestrator.status import sweep_seconds, trial_numbers, trial_order
 from trainables.heartbeat import Heartbeat
@@ -108,7 +109,7 @@ def test_ray_log_prefix_colours_are_off_when_stdout_is_not_a_terminal(monkeypatc
     import os
     import re
 
-    from orchestrator.cli import TRIAL_LINES
+    from orchestrator.console import TRIAL_LINES
 
     for var in ("RAY_COLOR_PREFIX", "RAY_DEDUP_LOGS", "RAY_DEDUP_LOGS_ALLOW_REGEX"):
         monkeypatch.delenv(var, raising=False)

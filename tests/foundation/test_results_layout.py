@@ -158,7 +158,7 @@ def test_final_row_records_its_checkpoint_path(callback):
 
 
 def test_pinned_values_are_recorded_like_searched_ones():
-    from orchestrator.cli import _space
+    from orchestrator.settings import space_named as _space
     from orchestrator.settings import build_settings
     from orchestrator.sweep import recorded_params
 

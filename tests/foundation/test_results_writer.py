@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from analysis import schema as S
+from analysis.io import list_result_files
+from analysis.layout import collapse_consolidated
 from orchestrator.results import (
     build_row, consolidate_trial, result_file, write_rows_atomic,
 )
@@ -44,7 +46,7 @@ def test_consolidated_trial_is_read_instead_of_its_row_files(tmp_path):
     write_rows_atomic(storage, result_file(str(results), "live", 1), [_row("live", 1)])
     consolidated = consolidate_trial(storage, str(results), "done")
     assert consolidated.endswith("/done-upto000003.parquet")
-    files = [p.name for p in S.result_files(tmp_path)]
+    files = [p.rsplit("/", 1)[-1] for p in collapse_consolidated(list_result_files(tmp_path))]
     assert files == ["done-upto000003.parquet", "live-it000001.parquet"]
     df = S.read_results(tmp_path, strict=True)
     assert sorted(zip(df[S.TRIAL_ID], df[S.ITERATION])) == [

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator import atomic_fs
 from orchestrator.atomic_fs import atomic_local_filesystem
-from orchestrator.cli import disk_full
+from orchestrator.console import disk_full
 from orchestrator.experiment import Experiment
 from orchestrator.storage import open_storage, redact
 from orchestrator.state_check import DamagedStateError, check_state_readable
