@@ -25,6 +25,7 @@ from ray.tune import Callback
 
 from analysis import schema as S
 from orchestrator.results import error_status
+from trainables.report_keys import TOTAL_STEPS
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _number(value: Any) -> bool:
 def live_line(name: str, result: Mapping[str, Any], sweep: SweepClock) -> str:
     """``[1/4 done, 2 running] <name> step 120/500 score 0.7120 sparsity 0.4500, ETA ...``."""
     parts = [f"[{sweep.counts()}] {name}"]
-    step, total = result.get(S.STEP), result.get("total_steps")
+    step, total = result.get(S.STEP), result.get(TOTAL_STEPS)
     if _number(step):
         parts.append(f"step {int(step)}/{int(total)}" if _number(total) else f"step {int(step)}")
     for label, key in (("score", S.SCORE), ("sparsity", S.WEIGHT_SPARSITY)):
@@ -164,7 +165,7 @@ class ConsoleProgress(Callback):
                         **info: Any) -> None:
         progress = self._tracked(trial)
         progress.step = result.get(S.STEP) if _number(result.get(S.STEP)) else None
-        progress.total = result.get("total_steps") if _number(result.get("total_steps")) \
+        progress.total = result.get(TOTAL_STEPS) if _number(result.get(TOTAL_STEPS)) \
             else None
         elapsed = result.get(S.ELAPSED_S)
         progress.elapsed_s = elapsed if _number(elapsed) else \
