@@ -8,7 +8,7 @@ import signal
 import optuna
 
 from analysis import schema as S
-from tests.production.helpers import (
+from tests.orchestrator.helpers import (
     lost_and_duplicated, result_rows, start_cli, study_of, wait_for,
 )
 

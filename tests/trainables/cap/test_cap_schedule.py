@@ -1,4 +1,4 @@
-"""Pure schedules (methods.md 2.4, 2.9): cubic threshold and lambda ramp (the learning rate: tests/foundation)."""
+"""Pure schedules (methods.md 2.4, 2.9): cubic threshold and lambda ramp (the learning rate: tests/trainables)."""
 
 from __future__ import annotations
 

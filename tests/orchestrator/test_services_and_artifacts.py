@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from orchestrator.cli import build_parser, main
-from tests.production.helpers import REPO, cli_env, wait_for
+from tests.orchestrator.helpers import REPO, cli_env, wait_for
 from trainables.artifacts import ArtifactStore
 
 

@@ -25,7 +25,7 @@ from trainables.smp.released import released_checkpoint
 from trainables.smp.released import released_dir
 from trainables.smp.trainable import run
 
-SHARED_BASE = Path(__file__).resolve().parents[3] / "shared" / "data" / "smp" / "base.bin"
+SHARED_BASE = Path(__file__).resolve().parents[4] / "shared" / "data" / "smp" / "base.bin"
 needs_base = pytest.mark.skipif(not SHARED_BASE.is_file(),
                                 reason=f"needs the released pruner at {SHARED_BASE}")
 

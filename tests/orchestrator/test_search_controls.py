@@ -14,7 +14,7 @@ from analysis import schema as S
 from analysis.pareto import pareto_mask
 from orchestrator.cli import main
 from orchestrator.early_stop import ParetoRungScheduler
-from tests.production.helpers import REPO, cli_env, study_of
+from tests.orchestrator.helpers import REPO, cli_env, study_of
 
 FAST = ["--space", "calibrate", "--set", "work_s=0.4", "--quiet"]
 

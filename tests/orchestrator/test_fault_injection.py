@@ -8,7 +8,7 @@ import signal
 from ray.cluster_utils import Cluster
 
 from analysis import schema as S
-from tests.production.helpers import (
+from tests.orchestrator.helpers import (
     lost_and_duplicated, result_rows, start_cli, trial_processes, wait_for,
 )
 

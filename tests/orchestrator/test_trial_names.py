@@ -20,7 +20,7 @@ import pytest
 
 from analysis import schema as S
 from orchestrator.cli import main
-from tests.production.helpers import start_cli, wait_for
+from tests.orchestrator.helpers import start_cli, wait_for
 
 SPACE = "dense_sst2"
 

@@ -1,6 +1,6 @@
 """Writes ``generated_smp_sst2.csv``: a tiny table in the recorded table's format, for CI.
 
-    python tests/search_efficiency/make_generated_table.py [TRIALS] [OUT]
+    python tests/benchmarks/search_efficiency/make_generated_table.py [TRIALS] [OUT]
 
 Rows are GENERATED, not recorded: 16 ``smp_sst2`` configurations on an analytic landscape
 (sparsity grows with ``prune_ratio``; the score falls with it and peaks at a learning rate

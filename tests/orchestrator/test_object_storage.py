@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from analysis import schema as S
-from tests.production.helpers import REPO, cli_env, lost_and_duplicated
+from tests.orchestrator.helpers import REPO, cli_env, lost_and_duplicated
 
 moto_server = pytest.importorskip("moto.server")
 

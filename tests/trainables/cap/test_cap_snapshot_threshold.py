@@ -8,7 +8,7 @@ from trainables.cap.training import CapTraining
 from trainables.finetune import Plan
 from trainables.config import from_mapping
 
-from tests.cap.cap_trial import tiny_cap_config
+from tests.trainables.cap.cap_trial import tiny_cap_config
 
 
 class RecordingBanks:
@@ -38,4 +38,4 @@ def test_snapshot_uses_the_threshold_of_the_last_step_of_the_previous_epoch(tmp_
     assert banks.thresholds == expected
     # the cubic schedule moves every step here, so the step that follows would differ
     assert expected != [training.threshold(4), training.threshold(8)]
-    # the step that follows sets its own threshold first (tests/cap/test_cap_trainable.py)
+    # the step that follows sets its own threshold first (tests/trainables/cap/test_cap_trainable.py)
