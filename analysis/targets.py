@@ -30,22 +30,30 @@ COLUMNS = ("task", "group", "target", "best_score", "trial_id", "experiment", "a
 
 
 def parse_targets(text: str) -> tuple[float, ...]:
-    """``"0.5,0.9,0.97"`` -> sorted floats in (0, 1), each once; AnalysisError otherwise."""
+    """``"0.5,0.9,0.97"`` -> ``(0.5, 0.9, 0.97)``: sorted, each in (0, 1), each once.
+
+    The one parser of ``--targets`` (``launch`` and ``analysis table`` both use it); raises
+    AnalysisError naming the bad entry and the rule.
+    """
     parts = [p.strip() for p in str(text).split(",")]
     if not str(text).strip() or any(not p for p in parts):
-        raise AnalysisError(f"--targets {text!r}: expected comma-separated sparsities in "
-                            "(0, 1), e.g. 0.5,0.9,0.97")
+        raise AnalysisError(f"--targets {text!r}: expected comma-separated sparsities in (0, 1), "
+                            "e.g. 0.5,0.9,0.97 (no empty entries)")
     values = []
     for part in parts:
         try:
             value = float(part)
         except ValueError:
-            raise AnalysisError(f"--targets: {part!r} is not a number") from None
-        if not 0.0 < value < 1.0:
-            raise AnalysisError(f"--targets: {part} is outside (0, 1)")
-        if value in values:
-            raise AnalysisError(f"--targets: {part} is given twice")
+            raise AnalysisError(f"--targets: {part!r} is not a number; targets are "
+                                "weight_sparsity values in (0, 1)") from None
+        if not 0.0 < value < 1.0:  # also NaN
+            raise AnalysisError(f"--targets: {part} is outside (0, 1); targets are "
+                                "weight_sparsity values, e.g. 0.9 for 90% of the weights removed")
         values.append(value)
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise AnalysisError(f"--targets: {', '.join(f'{v:g}' for v in duplicates)} given "
+                            "twice; each target once")
     return tuple(sorted(values))
 
 

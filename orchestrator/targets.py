@@ -45,27 +45,15 @@ KNOBS = {"topk": "final_threshold", "smp": "prune_ratio", "soft": "final_lambda"
 
 
 def parse_targets(text: str) -> tuple[float, ...]:
-    """``"0.5,0.9,0.97"`` -> ``(0.5, 0.9, 0.97)``, sorted; raises UsageError on bad input."""
-    parts = [p.strip() for p in str(text).split(",")]
-    if not text or not text.strip() or any(not p for p in parts):
-        raise UsageError(f"--targets {text!r}: expected comma-separated sparsities in (0, 1), "
-                         "e.g. 0.5,0.9,0.97 (no empty entries)")
-    values = []
-    for part in parts:
-        try:
-            value = float(part)
-        except ValueError:
-            raise UsageError(f"--targets: {part!r} is not a number; targets are "
-                             "weight_sparsity values in (0, 1)") from None
-        if not 0.0 < value < 1.0:  # also NaN
-            raise UsageError(f"--targets: {part} is outside (0, 1); targets are "
-                             "weight_sparsity values, e.g. 0.9 for 90% of the weights removed")
-        values.append(value)
-    duplicates = sorted({v for v in values if values.count(v) > 1})
-    if duplicates:
-        raise UsageError(f"--targets: {', '.join(f'{v:g}' for v in duplicates)} given twice; "
-                         "each target once")
-    return tuple(sorted(values))
+    """``"0.5,0.9,0.97"`` -> ``(0.5, 0.9, 0.97)``, sorted; raises UsageError on bad input
+    (the rule is :func:`analysis.targets.parse_targets`', shared with ``analysis table``)."""
+    from analysis.errors import AnalysisError
+    from analysis.targets import parse_targets as parse
+
+    try:
+        return parse(text)
+    except AnalysisError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def method_of(settings: Mapping[str, Any], trainable: str) -> str:

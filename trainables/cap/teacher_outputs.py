@@ -9,7 +9,7 @@ trials on one node share the pages and a later trial starts without encoding any
   distillation, and its FiC bank rows ``[N, d]`` in the trial's representation and
   ``bank_dtype``. The original evaluates the teacher in eval mode at every step, so
   reading the batch's rows (by ``idx``) gives the same targets: equal up to the rounding
-  of a different batch shape (tests/cap/test_cap_teacher_outputs.py).
+  of a different batch shape (tests/trainables/cap/test_cap_teacher_outputs.py).
 - ``cap_pretrained_bank``: the PrC rows of the untrained, masked student (eval mode, the
   initial threshold). Keyed by a hash of the student's encoder weights and mask scores, so
   anything that changes them (model, seed of a freshly initialised pooler, ``mask_init``)
