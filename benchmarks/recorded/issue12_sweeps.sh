@@ -1,0 +1,23 @@
+#!/bin/bash
+# Issue 12 figures: dev profile (reduced subset), real data, sweeps with and without --targets.
+set -u
+cd "$(dirname "$0")/../.."
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONPATH=$PWD
+LOGS=${LOGS:-/tmp/prunesweep-recorded-logs}; mkdir -p $LOGS
+PY=.venv/bin/python
+ST=${STORAGE:-/tmp/prunesweep-recorded}
+C=(--profile dev --data-dir ../shared/data/glue/parquet --storage $ST --allow-local-storage
+   --no-dashboard --num-cpus 2 --cpus-per-trial 1 --concurrency 2 --log-to none
+   --set max_train_examples=640 --set max_eval_examples=400 --set learning_rate=1e-4)
+CAPT=(--set teacher_num_train_epochs=5 --set teacher_learning_rate=1e-4)
+t() { local name=$1; shift; local s=$(date +%s); "$@" > $LOGS/$name.log 2>&1; echo "$name rc=$? wall_s=$(( $(date +%s) - s ))" | tee -a $LOGS/times; }
+run() { local name=$1; shift; [ -d $ST/$name ] || t $name $PY -m orchestrator launch "${C[@]}" --name $name "$@"; }
+# CAP-soft QQP: same settings and seed as issue 11's i11-after (its 6 trials are the equal-budget
+# sweep without targets)
+run i12-soft-qqp-targets --space cap_soft_qqp --seed 11 "${CAPT[@]}" --set mask_scores_learning_rate=0.3 --targets 0.5,0.9,0.97 --num-samples 6
+# CAP-m SST-2
+run i12-topk-sst2-targets --space cap_topk_sst2 --seed 12 "${CAPT[@]}" --targets 0.5,0.9,0.97 --num-samples 2 --set max_train_examples=320
+run i12-topk-sst2-free --space cap_topk_sst2 --seed 12 "${CAPT[@]}" --num-samples 2 --set max_train_examples=320
+# SMP SST-2 with the authors' released pruner (the shared copy of base.bin)
+run i12-smp-sst2-targets --space smp_sst2 --seed 12 --set pruner=../shared/data/smp/base.bin --targets 0.2,0.3 --num-samples 2 --set max_train_examples=320
+run i12-smp-sst2-free --space smp_sst2 --seed 12 --set pruner=../shared/data/smp/base.bin --num-samples 2 --set max_train_examples=320
