@@ -40,7 +40,7 @@ from trainables.cap.sparsity import count_remaining, head_sparsity
 from trainables.cap.teacher import log
 from trainables.cap.teacher_outputs import CachedTeacher, teacher_logits
 from trainables.finetune import Plan
-from trainables.latency import latency_batch, paired_latency_ms
+from trainables.latency import latency_batch, paired_latency_ms, same_model_latency
 from trainables.method import Method
 from trainables.prepare import Prepared
 from trainables.sparsity import ParamCounts
@@ -182,6 +182,8 @@ class CapTraining(Method):
         cache = TimingCache(default_cache_dir(self.cfg.storage_root), device)
         sparse, plan = sparsify(baked, tokens, cache=cache, bf16=bf16)
         result = paired_latency_ms(sparse, tensors, device=device, bf16=bf16)
+        if not plan.sparse_layers():  # the dense model timed against itself: speed-up is 1
+            result = same_model_latency(result)
         log(f"latency: {plan.summary()}; {result['latency_ms']:.1f} ms vs dense "
             f"{result['dense_latency_ms']:.1f} ms ({result['speedup']:.2f}x)")
         return result

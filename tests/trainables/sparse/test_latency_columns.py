@@ -75,3 +75,21 @@ def test_switched_off_no_latency_and_null_columns(tmp_path, method, config):
 def test_smoke_profile_skips_the_measurement():
     assert get_profile("smoke").settings["measure_latency"] is False
     assert "measure_latency" not in get_profile("demo").settings
+
+
+def test_a_cap_model_kept_all_dense_reports_speedup_exactly_one(tmp_path):
+    # The tiny CAP trial keeps every layer dense (none is sparse enough to be worth timing
+    # in CSR), so its "sparse" model is the dense one: the paired timing's noise must not be
+    # reported (or optimised) as a speed-up.
+    rec = RecordingReporter()
+    cap.run(_cap(tmp_path), rec)
+    final = rec.metrics[-1]
+    assert final["speedup"] == 1.0
+    assert final["latency_ms"] == final["dense_latency_ms"] > 0
+
+
+def test_same_model_latency_pools_the_two_medians():
+    from trainables.latency import same_model_latency
+
+    assert same_model_latency({"latency_ms": 9.0, "dense_latency_ms": 11.0, "speedup": 1.22}) \
+        == {"latency_ms": 10.0, "dense_latency_ms": 10.0, "speedup": 1.0}
