@@ -1,16 +1,7 @@
 #!/bin/bash
 # Issue 12 figures: dev profile (reduced subset), real data, sweeps with and without --targets.
-set -u
-cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONPATH=$PWD
-LOGS=${LOGS:-/tmp/prunesweep-recorded-logs}; mkdir -p $LOGS
-PY=.venv/bin/python
-ST=${STORAGE:-/tmp/prunesweep-recorded}
-C=(--profile dev --data-dir ../shared/data/glue/parquet --storage $ST --allow-local-storage
-   --no-dashboard --num-cpus 2 --cpus-per-trial 1 --concurrency 2 --log-to none
-   --set max_train_examples=640 --set max_eval_examples=400 --set learning_rate=1e-4)
-CAPT=(--set teacher_num_train_epochs=5 --set teacher_learning_rate=1e-4)
-t() { local name=$1; shift; local s=$(date +%s); "$@" > $LOGS/$name.log 2>&1; echo "$name rc=$? wall_s=$(( $(date +%s) - s ))" | tee -a $LOGS/times; }
+source "$(dirname "$0")/common.sh"
+C=("${BUDGET[@]}" --num-cpus 2 --cpus-per-trial 1 --concurrency 2)
 run() { local name=$1; shift; [ -d $ST/$name ] || t $name $PY -m orchestrator launch "${C[@]}" --name $name "$@"; }
 # CAP-soft QQP: same settings and seed as issue 11's i11-after (its 6 trials are the equal-budget
 # sweep without targets)
