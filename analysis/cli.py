@@ -196,7 +196,7 @@ def _pareto(args: argparse.Namespace) -> int:
 def _table(args: argparse.Namespace) -> int:
     from analysis import commands
 
-    return commands.target_table(args, _load(args).df)
+    return commands.target_table(args, _load(args))
 
 
 def _history(args: argparse.Namespace) -> int:

@@ -182,7 +182,7 @@ def pareto(
     }
     targets = recorded_targets(df)  # sweeps run with --targets: their table joins the report
     if targets:
-        table = targets_table(df, targets)
+        table = targets_table(df, targets, teacher_scores=_teacher_scores(teachers))
         files["summary.md"] += ("\n## At target sparsities\n\n"
                                 + table_markdown(table, DEFAULT_TOLERANCE)).encode()
     if not args.no_plot:
@@ -237,17 +237,28 @@ def speedup_view(df: Any, objectives: Mapping[str, str], group_by: Sequence[str]
     return files
 
 
-def target_table(args: argparse.Namespace, df: Any) -> int:
+def _teacher_scores(teachers: Sequence[Any]) -> dict[str, float]:
+    """{task: the CAP teacher's score}; with several teachers per task, the best one."""
+    scores: dict[str, float] = {}
+    for teacher in teachers:
+        scores[teacher.task] = max(teacher.score, scores.get(teacher.task, teacher.score))
+    return scores
+
+
+def target_table(args: argparse.Namespace, loaded: Loaded) -> int:
     """``table``: the best score at each target, printed and written as md and csv."""
     from analysis.targets import check_tolerance, parse_targets
 
+    df = loaded.df
     tolerance = check_tolerance(args.tolerance)
     targets = parse_targets(args.targets) if args.targets is not None else recorded_targets(df)
     if not targets:
         raise AnalysisError("no --targets given and the experiments were not run with "
                             "--targets; pass e.g. --targets 0.5,0.9,0.97")
     out = report_location(args.experiments, args.out, "table")
-    table = targets_table(df, targets, tolerance, group=args.group)
+    teachers = recorded_baselines(loaded)[1]  # CAP sweeps have no dense rows: their teacher
+    table = targets_table(df, targets, tolerance, group=args.group,
+                          teacher_scores=_teacher_scores(teachers))
     text = table_markdown(table, tolerance, args.group)
     print(text, end="")
     written = report.write_files(out, {"targets.md": text.encode(),

@@ -5,7 +5,9 @@ task, method (or ``--group``) and target, :func:`target_table` takes the complet
 whose ``weight_sparsity`` is within ``tolerance`` of the target and keeps the best score,
 with its trial id, its achieved sparsity, how many trials landed within the tolerance and how
 many trials were aimed at that target (``target_sparsity``; 0 for a sweep without targets).
-The dense baseline's best score of the task sits beside each row when dense rows are read.
+The dense baseline's best score of the task sits beside each row when dense rows are read, and
+the CAP teacher's score (the dense model CAP distils from, found as ``analysis pareto`` finds it)
+when the caller passes it: a CAP sweep has no dense rows of its own.
 
 Example:
     >>> table = target_table(df, (0.5, 0.9, 0.97), tolerance=0.01)  # doctest: +SKIP
@@ -15,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -26,7 +29,7 @@ from analysis.errors import AnalysisError
 
 DEFAULT_TOLERANCE = 0.01
 COLUMNS = ("task", "group", "target", "best_score", "trial_id", "experiment", "achieved",
-           "within", "served", "dense_score")
+           "within", "served", "dense_score", "teacher_score")
 
 
 def parse_targets(text: str) -> tuple[float, ...]:
@@ -77,8 +80,14 @@ def _final(df: pd.DataFrame) -> pd.DataFrame:
 
 def target_table(df: pd.DataFrame, targets: Sequence[float],
                  tolerance: float = DEFAULT_TOLERANCE, score: str = S.SCORE,
-                 group: str = S.METHOD) -> pd.DataFrame:
-    """One row per task, group (not dense) and target; empty cells where no trial landed."""
+                 group: str = S.METHOD,
+                 teacher_scores: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One row per task, group (not dense) and target; empty cells where no trial landed.
+
+    ``teacher_scores``: {task: the CAP teacher's score}, shown beside the CAP and movement rows
+    of that task (the dense model they were distilled from; SMP rows have no teacher).
+    """
+    teacher_scores = teacher_scores or {}
     final = _final(df)
     completed = final[final[S.STATUS] == S.STATUS_COMPLETED] if len(final) else final
     rows: list[dict[str, Any]] = []
@@ -104,8 +113,17 @@ def target_table(df: pd.DataFrame, targets: Sequence[float],
                 "within": len(near),
                 "served": int((aimed.dropna() - target).abs().lt(1e-9).sum()),
                 "dense_score": float(dense[task]) if task in dense.index else None,
+                "teacher_score": (float(teacher_scores[str(task)])
+                                  if _distilled(trials) and str(task) in teacher_scores
+                                  else None),
             })
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _distilled(trials: pd.DataFrame) -> bool:
+    """Rows of CAP or movement pruning: the methods that train against a dense teacher."""
+    methods = trials[S.METHOD].dropna().astype(str)
+    return bool(len(methods)) and all(m.startswith("cap") or "movement" in m for m in methods)
 
 
 def _cell(value: Any, digits: int = 4) -> str:
@@ -119,14 +137,14 @@ def _cell(value: Any, digits: int = 4) -> str:
 def table_markdown(table: pd.DataFrame, tolerance: float, group: str = S.METHOD) -> str:
     """The table as Markdown: score (trial, achieved) per target, like a paper's table."""
     head = ["task", group, "target", "best score", "trial", "achieved", "within",
-            "served", "dense"]
+            "served", "dense", "teacher"]
     lines = [f"Best score within {tolerance:g} of each target `weight_sparsity` (completed "
              "trials; `within`: trials that landed there, `served`: trials aimed at it).", "",
              "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in table.itertuples(index=False):
         cells = [row.task, row.group, f"{row.target:g}", _cell(row.best_score),
                  _cell(row.trial_id), _cell(row.achieved), str(row.within), str(row.served),
-                 _cell(row.dense_score)]
+                 _cell(row.dense_score), _cell(row.teacher_score)]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -135,11 +153,12 @@ def table_html(table: pd.DataFrame, tolerance: float) -> str:
     """The same table as an HTML section for ``index.html``."""
     head = "".join(f"<th>{escape(c)}</th>" for c in ("task", "group", "target", "best score",
                                                      "trial", "achieved", "within", "served",
-                                                     "dense"))
+                                                     "dense", "teacher"))
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(_cell(v) if not isinstance(v, int) else str(v))}</td>"
                          for v in (r.task, r.group, r.target, r.best_score, r.trial_id,
-                                   r.achieved, r.within, r.served, r.dense_score)) + "</tr>"
+                                   r.achieved, r.within, r.served, r.dense_score,
+                                   r.teacher_score)) + "</tr>"
         for r in table.itertuples(index=False))
     return (f"<h2>At target sparsities (within {tolerance:g})</h2>"
             f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>')

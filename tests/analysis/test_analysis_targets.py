@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 from analysis_fixtures import file_name, trial_rows
@@ -58,6 +60,24 @@ def test_table_cli_prints_and_writes_md_and_csv(tmp_path, capsys):
     assert "| qqp | cap-soft | 0.9 | 0.7400 | a4 | 0.9050 | 2 | 2 |" in out
     assert (exp / "report" / "targets.md").is_file()
     assert "best_score" in (exp / "report" / "targets.csv").read_text()
+
+
+def test_table_shows_the_cap_teacher_beside_cap_rows_only(tmp_path, capsys):
+    exp = _aimed_experiment(tmp_path)
+    (exp / "experiment.json").write_text(json.dumps({"trainable": "cap", "teacher_score": 0.9123}))
+    assert main(["table", str(exp), "--tolerance", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "| dense | teacher |" in out
+    assert "| qqp | cap-soft | 0.5 | 0.8500 | a2 | 0.5050 | 1 | 2 | - | 0.9123 |" in out
+    csv = (exp / "report" / "targets.csv").read_text()
+    assert "teacher_score" in csv and "0.9123" in csv
+
+
+def test_teacher_score_is_not_put_beside_smp_rows(sst2_experiments):
+    df = read_experiments([str(p) for p in sst2_experiments.values()])
+    table = target_table(df, (0.5,), tolerance=0.01, teacher_scores={"sst2": 0.95})
+    by_group = table.set_index("group")["teacher_score"]
+    assert by_group["cap-soft"] == 0.95 and pd_isna(by_group["smp"])
 
 
 def test_pareto_report_gains_the_table_for_target_sweeps(tmp_path, capsys):
