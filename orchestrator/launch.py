@@ -71,7 +71,8 @@ def launch(args: argparse.Namespace) -> int:
                                 args.name or Experiment.default_name(space.name, args.profile))
     sweep = build_settings(space, args.profile, sets=args.sets, model=args.model,
                            data_dir=args.data_dir,
-                           storage_root=artifacts_root(experiment.storage, args.artifacts_dir))
+                           storage_root=artifacts_root(experiment.storage, args.artifacts_dir),
+                           aimed=bool(getattr(args, "targets", None)))
     if getattr(args, "objectives", None):
         from orchestrator.objectives import allow_final_only_metrics, check_measured
 

@@ -81,7 +81,9 @@ def build_settings(
     model: str | None = None,
     data_dir: str | None = None,
     storage_root: Path | None = None,
+    aimed: bool = False,
 ) -> SweepSettings:
+    """``aimed``: the sweep runs with ``--targets`` (which sets each trial's target)."""
     known_profile(profile)  # before --set: an unknown profile is named first
     overrides = parse_sets(space.trainable, sets)
     if model is not None:
@@ -95,11 +97,11 @@ def build_settings(
     if storage_root is not None:
         overrides["storage_root"] = str(storage_root)
     sweep = SweepSettings(space, profile, overrides)
-    validate_settings(sweep)
+    validate_settings(sweep, aimed=aimed)
     return sweep
 
 
-def validate_settings(sweep: SweepSettings) -> None:
+def validate_settings(sweep: SweepSettings, aimed: bool = False) -> None:
     """Build the trainable's config once, with each searched value at the low end."""
     from trainables import config_class
     from trainables.config import ConfigError, from_mapping
@@ -109,6 +111,8 @@ def validate_settings(sweep: SweepSettings) -> None:
         if name not in trial:
             trial[name] = suggestion.low if suggestion.kind != "categorical" \
                 else suggestion.choices[0]
+    if aimed and trial.get("lambda_control") and trial.get("lambda_control_target") is None:
+        trial["lambda_control_target"] = 0.5  # --targets gives each trial its own
     try:
         from_mapping(config_class(sweep.space.trainable), trial)
     except ConfigError as exc:

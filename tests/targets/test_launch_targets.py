@@ -81,3 +81,28 @@ def test_a_target_sweep_aims_every_trial_and_records_it(ray_local, capsys, tmp_p
         assert final[S.param_column("final_threshold")].notna().all()
     else:
         assert final[S.param_column("final_lambda")].gt(0).all()
+
+
+def test_lambda_control_without_targets_needs_its_own_target(capsys, tmp_path):
+    argv = ["launch", "--space", "cap_soft_sst2", "--profile", "smoke", "--storage",
+            str(tmp_path), "--name", "bad", "--set", "lambda_control=true"]
+    assert main(argv) == 2
+    assert "lambda_control_target" in _error(capsys)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_targets_give_the_lambda_controller_each_trials_target():
+    from orchestrator.settings import build_settings
+    from orchestrator.targets import plan_targets
+    from search_spaces import get_space
+
+    sweep = build_settings(get_space("cap_soft_sst2"), "smoke", sets=["lambda_control=true"],
+                           aimed=True)
+    plan = plan_targets("0.5,0.9", sweep)
+    for trial_id, target in (("t0", 0.5), ("t1", 0.9)):
+        config = plan.assign(trial_id, {"final_lambda": None, "target_sparsity": target,
+                                        **sweep.settings})
+        assert config["lambda_control_target"] == target
+    plain = plan_targets("0.5", build_settings(get_space("cap_soft_sst2"), "smoke"))
+    config = plain.assign("t0", {"final_lambda": None, "target_sparsity": 0.5})
+    assert "lambda_control_target" not in config

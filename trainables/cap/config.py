@@ -86,6 +86,14 @@ class CapConfig(TrainConfig):
     cl_supervised_loss_weight: float = 10.0
     bank_dtype: str = "float32"
     snapshot_eval_mode: bool = False
+    # in-run lambda controller (trainables.cap.lambda_control; not in the paper, off by
+    # default): steer lambda(t) so the trial ends at lambda_control_target weight_sparsity.
+    # launch --targets fills the target from the trial's target.
+    lambda_control: bool = False
+    lambda_control_target: float | None = None
+    lambda_control_gain: float = 3.0
+    lambda_control_every: int = 0  # steps between corrections; 0: total_steps // 50
+    lambda_control_max_scale: float = 30.0
     # teacher
     teacher_path: str | None = None
     teacher_learning_rate: float = 2e-5
@@ -110,6 +118,7 @@ class CapConfig(TrainConfig):
             if getattr(self, key) is None:  # frozen: fill the method's default once
                 object.__setattr__(self, key, float(default))
         self._check_thresholds()
+        self._check_lambda_control()
         self._check_objective()
         self._check_teacher()
 
@@ -147,6 +156,27 @@ class CapConfig(TrainConfig):
         _check(self.mask_scores_learning_rate > 0, "mask_scores_learning_rate",
                self.mask_scores_learning_rate, "> 0")
         _check(_finite(self.mask_init), "mask_init", self.mask_init, "a finite number")
+
+    def _check_lambda_control(self) -> None:
+        if not self.lambda_control:
+            return
+        _check(self.pruning_method == "soft", "lambda_control", self.lambda_control,
+               "false for pruning_method 'topk' (top-k hits its sparsity exactly; the "
+               "controller steers CAP-soft's L1 weight)")
+        _check(self.final_lambda > 0, "final_lambda", self.final_lambda,
+               "> 0 with lambda_control (the controller scales it)")
+        target = self.lambda_control_target
+        _check(target is not None, "lambda_control_target", target,
+               "a weight_sparsity in (0, 1) with lambda_control=true (or launch --targets, "
+               "which sets it per trial)")
+        _check(_finite(target) and 0 < target < 1, "lambda_control_target", target,
+               "a weight_sparsity in (0, 1)")
+        _check(_finite(self.lambda_control_gain) and self.lambda_control_gain > 0,
+               "lambda_control_gain", self.lambda_control_gain, "> 0")
+        _check(self.lambda_control_every >= 0, "lambda_control_every",
+               self.lambda_control_every, ">= 0 (0: total steps // 50)")
+        _check(_finite(self.lambda_control_max_scale) and self.lambda_control_max_scale > 1,
+               "lambda_control_max_scale", self.lambda_control_max_scale, "> 1")
 
     def _check_objective(self) -> None:
         for key in ("ce_loss_weight", "distill_loss_weight", "cl_unsupervised_loss_weight",

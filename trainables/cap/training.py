@@ -31,8 +31,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from trainables.cap.config import CapConfig
+from trainables.cap.lambda_control import LambdaController, default_every
+from trainables.cap.lambda_control import projected_kept, remaining_lr_steps
 from trainables.cap.losses import kd_loss, l1_regulariser, task_loss
-from trainables.cap.masked import PruningState, bake_masks
+from trainables.cap.masked import PruningState, bake_masks, masked_linears
 from trainables.cap.memory import TrialBanks
 from trainables.cap.representations import forward_with_anchor
 from trainables.cap.schedule import lambda_at, threshold_at
@@ -40,6 +42,7 @@ from trainables.cap.sparsity import count_remaining, head_sparsity
 from trainables.cap.teacher import log
 from trainables.cap.teacher_outputs import CachedTeacher, teacher_logits
 from trainables.finetune import Plan
+from trainables.lr_schedule import lr_multiplier
 from trainables.latency import latency_batch, paired_latency_ms, same_model_latency
 from trainables.method import Method
 from trainables.prepare import Prepared
@@ -83,6 +86,13 @@ class CapTraining(Method):
         self.generator = torch.Generator().manual_seed(cfg.seed)  # the extra bank rows
         self.baked: nn.Module | None = None
         self.bake_counts: tuple[ParamCounts, ParamCounts] | None = None
+        self.controller: LambdaController | None = None
+        self.previous_scores: tuple[int, list[torch.Tensor]] | None = None
+        if cfg.lambda_control:  # off by default: not in the paper
+            self.controller = LambdaController(
+                target=float(cfg.lambda_control_target), gain=cfg.lambda_control_gain,
+                every=cfg.lambda_control_every or default_every(plan.total_steps),
+                max_scale=cfg.lambda_control_max_scale)
 
     def param_groups(self, model: nn.Module, cfg: CapConfig) -> list[dict[str, Any]]:
         return param_groups(model, cfg)
@@ -106,6 +116,9 @@ class CapTraining(Method):
         if self.banks is not None:
             loss = loss + self.banks.loss(anchor.float(), batch, self.generator)
         # 4. soft pruning: L1 on the mask scores, weighted by lambda(t) of the same schedule
+        #    (times the controller's scale when lambda_control is on)
+        if self.controller is not None and self.controller.due(step):
+            self.control(model, step)
         penalty = self.penalty(step)
         if penalty:
             loss = loss + penalty * l1_regulariser(model)
@@ -121,9 +134,34 @@ class CapTraining(Method):
         cfg, plan = self.cfg, self.plan
         if cfg.pruning_method != "soft" or cfg.final_lambda <= 0:
             return 0.0
-        return lambda_at(step, plan.total_steps, plan.warmup_steps, cfg.initial_warmup,
-                         cfg.final_warmup, cfg.initial_threshold, cfg.final_threshold,
-                         cfg.final_lambda)
+        scale = 1.0 if self.controller is None else self.controller.scale
+        return scale * lambda_at(step, plan.total_steps, plan.warmup_steps, cfg.initial_warmup,
+                                 cfg.final_warmup, cfg.initial_threshold, cfg.final_threshold,
+                                 cfg.final_lambda)
+
+    def control(self, model: nn.Module, step: int) -> None:
+        """One correction of the lambda controller (:mod:`trainables.cap.lambda_control`):
+        the sparsity the scores reach by the end of the run at their current velocity,
+        against the target."""
+        plan, controller = self.plan, self.controller
+        scores = [m.mask_scores.detach().float().clone() for m in masked_linears(model)]
+        previous, self.previous_scores = self.previous_scores, (step, scores)
+        if previous is None or previous[0] >= step:  # the first look: velocities need two
+            return
+        with self.evaluating():  # at the final threshold, what an evaluation sees
+            counts = count_remaining(model)
+            current = sum(int(m.mask().sum()) for m in masked_linears(model))
+        horizon = remaining_lr_steps(step, plan.total_steps,
+                                     lambda k: lr_multiplier(k, plan.warmup_steps,
+                                                             plan.total_steps))
+        ahead = projected_kept(scores, previous[1], step - previous[0], horizon,
+                               self.cfg.final_threshold)
+        projected = 1.0 - (counts.remaining - current + ahead) / counts.total
+        scale = controller.update(step, projected)
+        if len(controller.history) % 10 == 1:
+            log(f"lambda control at step {step}: sparsity {counts.weight_sparsity:.4f} now, "
+                f"{projected:.4f} projected (target {controller.target:g}), "
+                f"lambda x{scale:.3g}")
 
     def epoch_start(self, model: nn.Module, epoch: int) -> None:
         if self.banks is None or epoch == 0:  # PrC and FiC were encoded before training
@@ -165,7 +203,14 @@ class CapTraining(Method):
         bank_bytes = 0 if self.banks is None else self.banks.nbytes
         if self.banks is not None:
             log(f"final: {self.banks.describe()}")
-        return {"bank_bytes": bank_bytes}
+        extra: dict[str, Any] = {"bank_bytes": bank_bytes}
+        if self.controller is not None:  # in Ray's result (not a Parquet column)
+            extra["lambda_scale"] = self.controller.scale
+            log(f"lambda control: final scale x{self.controller.scale:.3g} "
+                f"(final_lambda {self.cfg.final_lambda:g} -> "
+                f"{self.cfg.final_lambda * self.controller.scale:.4g}) after "
+                f"{len(self.controller.history)} corrections")
+        return extra
 
     def latency(self, model: nn.Module, tensors: Mapping[str, torch.Tensor],
                 device: torch.device, bf16: bool) -> dict[str, float]:
@@ -191,7 +236,15 @@ class CapTraining(Method):
     # -- checkpoints ---------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        save_file({"generator": self.generator.get_state()}, str(directory / STATE_FILE))
+        state = {"generator": self.generator.get_state()}
+        if self.controller is not None:  # a resumed trial continues from the same lambda
+            state["lambda_log_scale"] = torch.tensor([self.controller.log_scale],
+                                                     dtype=torch.float64)
+            if self.previous_scores is not None:  # and the same next velocity (exact resume)
+                step, scores = self.previous_scores
+                state["lambda_previous_step"] = torch.tensor([step])
+                state.update({f"lambda_previous_{i}": t for i, t in enumerate(scores)})
+        save_file(state, str(directory / STATE_FILE))
         if self.banks is not None:
             self.banks.save_snapshots(directory)
         if self.baked is not None:
@@ -201,6 +254,14 @@ class CapTraining(Method):
     def load(self, directory: Path) -> None:
         path = directory / STATE_FILE
         if path.is_file():
-            self.generator.set_state(load_file(str(path))["generator"])
+            state = load_file(str(path))
+            self.generator.set_state(state["generator"])
+            if self.controller is not None and "lambda_log_scale" in state:
+                self.controller.log_scale = float(state["lambda_log_scale"][0])
+                if "lambda_previous_step" in state:
+                    count = sum(1 for key in state if key.startswith("lambda_previous_")) - 1
+                    self.previous_scores = (int(state["lambda_previous_step"][0]),
+                                            [state[f"lambda_previous_{i}"]
+                                             for i in range(count)])
         if self.banks is not None:
             self.banks.load_snapshots(directory)
