@@ -3,7 +3,8 @@
     python benchmarks/cap_fidelity.py [--part topk|soft|matched|reference|all]
         [--data-dir DIR] [--train-examples 4000] [--eval-examples 1000] [--storage DIR]
         [--seeds 0,1,2] [--lambdas 100,300,1000,3000] [--cap-lambdas 1000]
-        [--movement-lambdas 1000] [--target-sparsity 0.9] [--tolerance 0.01] [--threads 1]
+        [--movement-lambdas 1000] [--target-sparsity 0.9 [--lambda-control]] [--tolerance 0.01]
+        [--threads 1]
         [--steps 0] [--teacher-steps 0] [--lr 3e-5] [--out FILE]
 
 Every run is the ``cap`` trainable with the ``dev`` profile of ``cap_topk_qqp`` /
@@ -148,7 +149,8 @@ def run_one(config: dict) -> dict:
     run(config, rec)
     final = rec.metrics[-1]
     keys = ("method", "seed", "step", "score", "accuracy", "f1", "eval_loss", "weight_sparsity",
-            "head_sparsity", "params_remaining", "params_total", "train_time_s", "bank_bytes")
+            "head_sparsity", "params_remaining", "params_total", "train_time_s", "bank_bytes",
+            "lambda_scale")
     return {**{k: final.get(k) for k in keys}, "wall_s": time.perf_counter() - start,
             "history": [{k: m.get(k) for k in ("step", "score", "weight_sparsity")}
                         for m in rec.metrics]}
@@ -241,6 +243,14 @@ def matched_at_target(args: argparse.Namespace, record: dict, out: Path) -> dict
 
     first, chosen = args.seeds[0], {}
     starts = {"cap-soft": args.cap_lambdas[0], "soft-movement": args.movement_lambdas[0]}
+    if args.lambda_control:  # every run steers itself to the target: no tuning runs
+        for seed in args.seeds:
+            for arm, contrastive in MATCHED_ARMS:
+                execute(args, record, out, f"{arm}/lambda{starts[arm]:g}+control/seed{seed}",
+                        run_config(args, "soft", seed, final_lambda=starts[arm],
+                                   use_contrastive=contrastive, lambda_control=True,
+                                   lambda_control_target=args.target_sparsity))
+        return starts
     for arm, contrastive in MATCHED_ARMS:
         lam = starts[arm]
         for _ in range(TUNE_TRIES):
@@ -285,6 +295,10 @@ def main() -> None:
     parser.add_argument("--target-sparsity", type=float, default=None,
                         help="--part matched: tune each arm's lambda (from the first value of "
                              "its list) to this weight sparsity on the first seed")
+    parser.add_argument("--lambda-control", action="store_true",
+                        help="--part matched with --target-sparsity: run every seed with the "
+                             "in-run lambda controller aimed at the target (lambda_control, "
+                             "not in the paper) instead of tuning lambda on the first seed")
     parser.add_argument("--tolerance", type=float, default=0.01,
                         help="how close to --target-sparsity counts as matched")
     parser.add_argument("--threads", type=int, default=1)
@@ -308,6 +322,8 @@ def main() -> None:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
     if args.target_sparsity is not None and not 0 < args.target_sparsity < 1:
         parser.error(f"--target-sparsity {args.target_sparsity}: must be in (0, 1)")
+    if args.lambda_control and args.target_sparsity is None:
+        parser.error("--lambda-control needs --target-sparsity (the controller's target)")
     if not args.tolerance > 0:
         parser.error(f"--tolerance {args.tolerance}: must be > 0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
