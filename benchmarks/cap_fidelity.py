@@ -78,6 +78,8 @@ def run_config(args: argparse.Namespace, method: str, seed: int, **extra) -> dic
         overrides["teacher_max_steps"] = args.teacher_steps
     if args.lr:
         overrides["learning_rate"] = args.lr  # the students' weights (the teacher keeps its own)
+    if args.scores_lr:
+        overrides["mask_scores_learning_rate"] = args.scores_lr
     return search_spaces.get_space(f"cap_{method}_qqp").settings("dev", overrides)
 
 
@@ -306,6 +308,9 @@ def main() -> None:
     parser.add_argument("--teacher-steps", type=int, default=0)
     parser.add_argument("--lr", type=float, default=None,
                         help="the students' learning rate (default: the profile's 3e-5)")
+    parser.add_argument("--scores-lr", type=float, default=None,
+                        help="the mask scores' learning rate (default: the profile's 1e-2; "
+                             "short runs need more to move the scores past the threshold)")
     parser.add_argument("--part", default="all",
                         choices=("topk", "soft", "matched", "reference", "all"))
     parser.add_argument("--out", help=f"default: {OUT_DIR}/cap_fidelity_<part>.json")
