@@ -16,18 +16,27 @@ first version overshot a 50% target to 85% on the tiny model). So every ``every`
   along the learning-rate schedule (what the scores reach if nothing changes);
 - counts the weights those projected scores would keep at the final threshold (with the 0.5%
   floor, under the counting rule): the *projected* ``weight_sparsity``;
-- integrates the error in log space, ``log s += gain * (target - projected)``, clipped to
-  ``[-log max_scale, log max_scale]``; the L1 weight becomes ``s * lambda(t)``.
+- integrates the error in log space, ``log s += gain * (target - projected)``, the L1 weight
+  becomes ``s * lambda(t)``.
 
-Integral action on ``log lambda``: a 10-point shortfall with gain 3 raises lambda by 35% per
-correction; near the end the projection is the measurement itself.
+Asymmetric, because overshooting cannot be undone: scores pushed past the threshold stay there
+(the task's gradient on a pruned entry is weak), while a shortfall can still be made up as
+``lambda(t)`` keeps rising along the cubic. So a step up is at most ``max_up`` in log space
+(early projections underestimate: ``lambda(t)`` is still small and the task's gradient moves
+the scores, and the first version saturated at 30x and overshot 90% targets by 4 points on
+QQP), a step down is ``down_gain`` times larger than the gain's (the scores' momentum carries
+them on for a few steps after lambda falls: capping the way up alone still overshot one of
+two QQP trials by 3 points), and the scale may fall to ``1 / max_scale**2`` but rise only to
+``max_scale``. Near the end the projection is the measurement itself.
 
 Example:
     >>> ctl = LambdaController(target=0.9, gain=3.0, every=10, max_scale=30.0)
     >>> ctl.due(10), ctl.due(15)
     (True, False)
-    >>> round(ctl.update(step=10, projected=0.8), 4)  # projected short of 0.9: lambda up
-    1.3499
+    >>> round(ctl.update(step=10, projected=0.8), 4)  # short of 0.9: lambda up, at most 0.1
+    1.1052
+    >>> round(ctl.update(step=20, projected=1.0), 4)  # over: down by 3 * gain * 0.1
+    0.4493
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ class LambdaController:
     gain: float
     every: int
     max_scale: float
+    max_up: float = 0.1  # the largest step up of log(scale) per correction
+    down_gain: float = 3.0  # a step down is this many times the gain's step
     log_scale: float = 0.0
     #: (step, projected sparsity, scale) of every correction, for the trial's log
     history: list[tuple[int, float, float]] = field(default_factory=list)
@@ -64,8 +75,10 @@ class LambdaController:
     def update(self, step: int, projected: float) -> float:
         """One correction from the sparsity ``projected`` for the end of the run."""
         bound = math.log(self.max_scale)
-        self.log_scale = min(bound, max(-bound, self.log_scale
-                                        + self.gain * (self.target - projected)))
+        error = self.target - projected
+        change = min(self.max_up, self.gain * error) if error >= 0 \
+            else self.down_gain * self.gain * error
+        self.log_scale = min(bound, max(-2 * bound, self.log_scale + change))
         self.history.append((step, projected, self.scale))
         return self.scale
 

@@ -18,15 +18,18 @@ from trainables.config import from_mapping
 from trainables.reporting import RecordingReporter
 
 
-def test_update_raises_lambda_when_short_lowers_it_when_over_and_stays_bounded():
+def test_update_creeps_up_when_short_drops_fast_when_over_and_stays_bounded():
     ctl = LambdaController(target=0.9, gain=3.0, every=5, max_scale=10.0)
-    assert ctl.update(5, 0.7) == pytest.approx(math.exp(0.6))
-    assert ctl.update(10, 0.9) == pytest.approx(math.exp(0.6))  # on target: unchanged
-    ctl.update(15, 1.0)
-    assert ctl.scale == pytest.approx(math.exp(0.3))
-    for step in range(20, 200, 5):
+    assert ctl.update(5, 0.7) == pytest.approx(math.exp(0.1))  # up: at most max_up
+    assert ctl.update(10, 0.9) == pytest.approx(math.exp(0.1))  # on target: unchanged
+    ctl.update(15, 1.0)  # over: down by down_gain * gain * error
+    assert ctl.scale == pytest.approx(math.exp(0.1 - 0.9))
+    for step in range(20, 400, 5):
         ctl.update(step, 0.0)
-    assert ctl.scale == pytest.approx(10.0)  # the clip
+    assert ctl.scale == pytest.approx(10.0)  # the upper clip
+    for step in range(400, 800, 5):
+        ctl.update(step, 1.0)
+    assert ctl.scale == pytest.approx(0.01)  # the lower clip: 1 / max_scale**2
     assert [h[0] for h in ctl.history][:3] == [5, 10, 15]
     assert not ctl.due(0) and ctl.due(5) and not ctl.due(7)
 
