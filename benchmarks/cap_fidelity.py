@@ -248,6 +248,8 @@ def matched_at_target(args: argparse.Namespace, record: dict, out: Path) -> dict
     if args.lambda_control:  # every run steers itself to the target: no tuning runs
         for seed in args.seeds:
             for arm, contrastive in MATCHED_ARMS:
+                if arm not in args.arms:
+                    continue
                 execute(args, record, out, f"{arm}/lambda{starts[arm]:g}+control/seed{seed}",
                         run_config(args, "soft", seed, final_lambda=starts[arm],
                                    use_contrastive=contrastive, lambda_control=True,
@@ -301,6 +303,9 @@ def main() -> None:
                         help="--part matched with --target-sparsity: run every seed with the "
                              "in-run lambda controller aimed at the target (lambda_control, "
                              "not in the paper) instead of tuning lambda on the first seed")
+    parser.add_argument("--arms", default="cap-soft,soft-movement",
+                        help="with --lambda-control: which matched arms to run (an arm that "
+                             "misses the target can be rerun aimed elsewhere, to another --out)")
     parser.add_argument("--tolerance", type=float, default=0.01,
                         help="how close to --target-sparsity counts as matched")
     parser.add_argument("--threads", type=int, default=1)
@@ -327,6 +332,11 @@ def main() -> None:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
     if args.target_sparsity is not None and not 0 < args.target_sparsity < 1:
         parser.error(f"--target-sparsity {args.target_sparsity}: must be in (0, 1)")
+    args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in args.arms if a not in dict(MATCHED_ARMS)]
+    if unknown or not args.arms:
+        parser.error(f"--arms {','.join(args.arms)!r}: choose from "
+                     f"{','.join(a for a, _ in MATCHED_ARMS)}")
     if args.lambda_control and args.target_sparsity is None:
         parser.error("--lambda-control needs --target-sparsity (the controller's target)")
     if not args.tolerance > 0:
