@@ -56,10 +56,6 @@ def parse_targets(text: str) -> tuple[float, ...]:
         raise UsageError(str(exc)) from None
 
 
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
-
-
 def method_of(settings: Mapping[str, Any], trainable: str) -> str:
     """``topk``, ``soft`` or ``smp``: which map serves this space."""
     if trainable == "smp":
@@ -139,7 +135,7 @@ class TargetPlan:
                                              str(config.get("allocation", "per_layer")))
         config = {**config, self.knob: value, TARGET_PARAM: target,
                   S.PREDICTED_SPARSITY: predicted}
-        if self.method == "soft" and _truthy(config.get("lambda_control")):
+        if self.method == "soft" and config.get("lambda_control"):  # a bool: --set parsed it
             # the in-run controller (off by default) steers to the trial's own target
             config["lambda_control_target"] = target
         self.served[trial_id] = target

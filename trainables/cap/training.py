@@ -88,6 +88,7 @@ class CapTraining(Method):
         self.bake_counts: tuple[ParamCounts, ParamCounts] | None = None
         self.controller: LambdaController | None = None
         self.previous_scores: tuple[int, list[torch.Tensor]] | None = None
+        self.unpruned: tuple[int, int] | None = None  # (never-pruned params, total)
         if cfg.lambda_control:  # off by default: not in the paper
             self.controller = LambdaController(
                 target=float(cfg.lambda_control_target), gain=cfg.lambda_control_gain,
@@ -144,22 +145,28 @@ class CapTraining(Method):
         the sparsity the scores reach by the end of the run at their current velocity,
         against the target."""
         plan, controller = self.plan, self.controller
-        scores = [m.mask_scores.detach().float().clone() for m in masked_linears(model)]
+        linears = masked_linears(model)
+        scores = [m.mask_scores.detach().float().clone() for m in linears]
         previous, self.previous_scores = self.previous_scores, (step, scores)
         if previous is None or previous[0] >= step:  # the first look: velocities need two
             return
-        with self.evaluating():  # at the final threshold, what an evaluation sees
-            counts = count_remaining(model)
-            current = sum(int(m.mask().sum()) for m in masked_linears(model))
+        if self.unpruned is None:  # biases and LayerNorms: counted, never pruned, constant
+            with self.evaluating():
+                counts = count_remaining(model)
+                kept = sum(int(m.mask().sum()) for m in linears)
+            self.unpruned = (counts.remaining - kept, counts.total)
+        fixed, total = self.unpruned
         horizon = remaining_lr_steps(step, plan.total_steps,
                                      lambda k: lr_multiplier(k, plan.warmup_steps,
                                                              plan.total_steps))
         ahead = projected_kept(scores, previous[1], step - previous[0], horizon,
                                self.cfg.final_threshold)
-        projected = 1.0 - (counts.remaining - current + ahead) / counts.total
+        projected = 1.0 - (fixed + ahead) / total
         scale = controller.update(step, projected)
-        if len(controller.history) % 10 == 1:
-            log(f"lambda control at step {step}: sparsity {counts.weight_sparsity:.4f} now, "
+        if len(controller.history) % 10 == 1:  # the masks of now only for the log line
+            with self.evaluating():
+                now = 1.0 - (fixed + sum(int(m.mask().sum()) for m in linears)) / total
+            log(f"lambda control at step {step}: sparsity {now:.4f} now, "
                 f"{projected:.4f} projected (target {controller.target:g}), "
                 f"lambda x{scale:.3g}")
 
