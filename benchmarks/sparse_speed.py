@@ -2,6 +2,7 @@
 
     python benchmarks/sparse_speed.py [--sparsities 0.5,0.9,0.95,0.97] [--lengths 64,128]
         [--threads 1,2] [--batch-size 32] [--rounds 5] [--model minilm]
+        [--pruned CAP_PRUNED_MODEL_DIR ...]
 
 For every sparsity, each of the 36 encoder matrices of MiniLM gets a magnitude mask at exactly
 that sparsity (the per-matrix pattern of CAP-m, whose top-k keeps the same fraction of every
@@ -10,7 +11,11 @@ are baked into dense zeros, and :func:`trainables.sparse.sparsify` picks dense o
 linear by timing at the benchmark's batch. Then the baked model in dense storage and the same
 model in its chosen storage run alternately (one forward pass each per round, batch 32, full
 length, no grad) and the speed-up is the ratio of the medians: within one process, so a
-contended machine slows both alike. Goal: >= 1.5x at 90% and >= 2.5x at 97% on one thread,
+contended machine slows both alike. Each configuration is measured twice in the same run:
+with the per-layer verdicts alone (``per-layer``) and after the whole-model tuning and guard
+(``tuned``, :mod:`trainables.sparse.whole_model`, what trials and ``convert`` use).
+``--pruned`` adds real baked models (a CAP trial's ``pruned_model/``: its own, uneven
+per-matrix sparsities and structure) to the magnitude-masked ones. Goal: >= 1.5x at 90% and >= 2.5x at 97% on one thread,
 never slower than dense (layers where sparse loses stay dense).
 
 Figures go to stdout and benchmarks/out/sparse_speed.json.
@@ -54,32 +59,36 @@ def encoder_sparsity(model) -> float:
     return zeros / total
 
 
-def measure(dense_model, sparsity: float, length: int, batch_size: int, rounds: int,
-            cache) -> dict:
+def measure(baked, label: str, length: int, batch_size: int, rounds: int, cache) -> dict:
+    """``baked`` in its chosen storage against itself dense, per-layer choice and tuned."""
     import torch
 
     from trainables.latency import paired_latency_ms
     from trainables.sparse import sparsify
 
-    baked = magnitude_baked(dense_model, sparsity)
-    start = time.perf_counter()
-    sparse, plan = sparsify(copy.deepcopy(baked), batch_size * length, cache=cache)
-    choose_s = time.perf_counter() - start
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(1000, dense_model.config.vocab_size, (batch_size, length),
+    ids = torch.randint(1000, baked.config.vocab_size, (batch_size, length),
                         generator=generator)
     tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
                "token_type_ids": torch.zeros_like(ids)}
-    with torch.no_grad():
-        diff = (sparse(**tensors).logits - baked(**tensors).logits).abs().max().item()
-    speed = paired_latency_ms(sparse, tensors, device=torch.device("cpu"), dense=baked,
-                              batch_size=batch_size, rounds=rounds, warmup=1)
-    kernels: dict[str, int] = {}
-    for record in plan.layers.values():
-        kernels[record["kernel"]] = kernels.get(record["kernel"], 0) + 1
-    return {"sparsity": sparsity, "measured_sparsity": encoder_sparsity(baked),
-            "length": length, "batch_size": batch_size, "threads": torch.get_num_threads(),
-            **speed, "kernels": kernels, "choose_s": choose_s, "max_abs_diff": diff}
+    row: dict = {"model": label, "measured_sparsity": encoder_sparsity(baked),
+                 "length": length, "batch_size": batch_size,
+                 "threads": torch.get_num_threads()}
+    for variant, tune in (("per_layer", None), ("tuned", tensors)):
+        start = time.perf_counter()
+        sparse, plan = sparsify(copy.deepcopy(baked), batch_size * length, cache=cache,
+                                tune_inputs=tune)
+        choose_s = time.perf_counter() - start
+        with torch.no_grad():
+            diff = (sparse(**tensors).logits - baked(**tensors).logits).abs().max().item()
+        speed = paired_latency_ms(sparse, tensors, device=torch.device("cpu"), dense=baked,
+                                  batch_size=batch_size, rounds=rounds, warmup=1)
+        kernels: dict[str, int] = {}
+        for record in plan.layers.values():
+            kernels[record["kernel"]] = kernels.get(record["kernel"], 0) + 1
+        row[variant] = {**speed, "kernels": kernels, "choose_s": choose_s,
+                        "max_abs_diff": diff, "tuning": plan.tuning}
+    return row
 
 
 def main() -> None:
@@ -90,30 +99,43 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--model", default="minilm")
+    parser.add_argument("--pruned", nargs="*", default=[],
+                        help="baked model folders (a CAP trial's pruned_model/) to measure too")
     parser.add_argument("--out", default=str(OUT / "sparse_speed.json"))
     args = parser.parse_args()
 
     import torch
+    from transformers import AutoModelForSequenceClassification
 
     from trainables.models import load_classifier
     from trainables.sparse import TimingCache
 
     dense_model = load_classifier(args.model, 2).eval()
+    sparsities = [float(s) for s in args.sparsities.split(",") if s]
+    models = [(f"magnitude {s:.2f}", s) for s in sparsities] + [
+        (f"pruned {Path(d).parent.parent.name or d}", d) for d in args.pruned]
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         cache = TimingCache(None)  # per thread count, in-process: the benchmark times afresh
         for length in [int(n) for n in args.lengths.split(",")]:
-            for sparsity in [float(s) for s in args.sparsities.split(",")]:
-                row = measure(dense_model, sparsity, length, args.batch_size, args.rounds,
-                              cache)
+            for label, source in models:
+                if isinstance(source, float):
+                    baked = magnitude_baked(dense_model, source)
+                else:
+                    baked = AutoModelForSequenceClassification.from_pretrained(source).eval()
+                row = measure(baked, label, length, args.batch_size, args.rounds, cache)
                 rows.append(row)
-                print(f"threads {threads} length {length:3d} sparsity {sparsity:.2f} "
-                      f"(measured {row['measured_sparsity']:.3f}): sparse "
-                      f"{row['latency_ms']:7.1f} ms, dense {row['dense_latency_ms']:7.1f} ms, "
-                      f"speed-up {row['speedup']:.2f}x; kernels {row['kernels']}; "
-                      f"choice took {row['choose_s']:.1f}s; max|diff| "
-                      f"{row['max_abs_diff']:.1e}", flush=True)
+                parts = []
+                for variant in ("per_layer", "tuned"):
+                    r = row[variant]
+                    parts.append(f"{variant} {r['speedup']:.2f}x ({r['latency_ms']:.0f} vs "
+                                 f"{r['dense_latency_ms']:.0f} ms, "
+                                 f"{r['kernels'].get('dense', 0)} dense linears, "
+                                 f"{r['choose_s']:.0f}s to choose)")
+                print(f"threads {threads} length {length:3d} {label} (encoder sparsity "
+                      f"{row['measured_sparsity']:.3f}): " + "; ".join(parts) +
+                      f"; max|diff| {row['tuned']['max_abs_diff']:.1e}", flush=True)
                 out = Path(args.out)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps({"model": args.model, "rows": rows,

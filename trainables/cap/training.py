@@ -223,6 +223,8 @@ class CapTraining(Method):
                 device: torch.device, bf16: bool) -> dict[str, float]:
         """The baked model in its fastest storage against its dense twin, alternating.
 
+        The storage is chosen per layer and then tuned on the whole model's latency
+        (:mod:`trainables.sparse.whole_model`), which keeps it dense unless it is faster.
         Runs after :meth:`final_metrics` (which bakes); timing verdicts are cached under the
         storage root's artifacts, so later trials of a sweep mostly skip the per-layer timing.
         """
@@ -230,9 +232,11 @@ class CapTraining(Method):
 
         baked = self.baked if self.baked is not None else bake_masks(copy.deepcopy(model))
         baked = copy.deepcopy(baked).to(device).eval()
-        tokens = latency_batch(tensors, device)["input_ids"].numel()
+        batch = latency_batch(tensors, device)
         cache = TimingCache(default_cache_dir(self.cfg.storage_root), device)
-        sparse, plan = sparsify(baked, tokens, cache=cache, bf16=bf16)
+        # per layer, then regrouped and guarded on the whole model (never slower than dense)
+        sparse, plan = sparsify(baked, batch["input_ids"].numel(), cache=cache, bf16=bf16,
+                                tune_inputs=batch)
         result = paired_latency_ms(sparse, tensors, device=device, bf16=bf16)
         if not plan.sparse_layers():  # the dense model timed against itself: speed-up is 1
             result = same_model_latency(result)

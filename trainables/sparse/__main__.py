@@ -86,12 +86,13 @@ def convert(args: argparse.Namespace) -> int:
         return _usage_error(f"--length must be <= the model's {limit} positions, "
                             f"but got {args.length}")
     cache = TimingCache(None if args.no_cache else default_cache_dir(args.storage))
-    sparse, plan = sparsify(copy.deepcopy(dense), args.batch_size * args.length, cache=cache)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, dense.config.vocab_size, (args.batch_size, args.length),
                         generator=generator)
     tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
                "token_type_ids": torch.zeros_like(ids)}
+    sparse, plan = sparsify(copy.deepcopy(dense), args.batch_size * args.length, cache=cache,
+                            tune_inputs=tensors)
     with torch.no_grad():
         diff = (sparse(**tensors).logits - dense(**tensors).logits).abs().max().item()
     speed = paired_latency_ms(sparse, tensors, device=torch.device("cpu"), dense=dense,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -52,6 +53,7 @@ class SparsePlan:
     torch_version: str = torch.__version__
     layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     speed: dict[str, float] = field(default_factory=dict)  # latency_ms, dense_latency_ms, speedup
+    tuning: dict[str, Any] = field(default_factory=dict)  # whole-model tuning (whole_model.py)
 
     def sparse_layers(self) -> list[str]:
         return [name for name, rec in self.layers.items() if rec["kernel"] != DENSE]
@@ -60,17 +62,19 @@ class SparsePlan:
         return {"version": PLAN_VERSION, "device": self.device, "tokens": self.tokens,
                 "threads": self.threads, "torch_version": self.torch_version,
                 "sparse_layers": self.sparse_layers(), "speed": self.speed,
-                "layers": self.layers}
+                "tuning": self.tuning, "layers": self.layers}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SparsePlan:
         return cls(device=data["device"], tokens=data["tokens"], threads=data["threads"],
                    torch_version=data.get("torch_version", "?"), layers=data["layers"],
-                   speed=data.get("speed", {}))
+                   speed=data.get("speed", {}), tuning=data.get("tuning", {}))
 
     def summary(self) -> str:
         sparse = self.sparse_layers()
         line = f"{len(sparse)}/{len(self.layers)} linears sparse"
+        if self.tuning.get("kept_dense"):
+            line += " (whole model not faster sparse: kept dense)"
         if self.speed:
             line += (f"; {self.speed['latency_ms']:.1f} ms vs dense "
                      f"{self.speed['dense_latency_ms']:.1f} ms: {self.speed['speedup']:.2f}x")
@@ -93,8 +97,14 @@ def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
 @torch.no_grad()
 def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
              min_gain: float = MIN_GAIN, max_density: float = MAX_DENSITY,
-             bf16: bool = False) -> tuple[nn.Module, SparsePlan]:
+             bf16: bool = False, tune_inputs: Mapping[str, torch.Tensor] | None = None,
+             tune_rounds: int = 2) -> tuple[nn.Module, SparsePlan]:
     """Swap each ``nn.Linear`` of ``model`` for its fastest storage, in place.
+
+    Each layer is timed alone first; with ``tune_inputs`` the choices are then regrouped on
+    the whole model's measured latency, and the model is kept dense unless it is faster as a
+    whole (:func:`trainables.sparse.whole_model.tune_whole_model`): what a served model and a
+    trial's ``speedup`` should use. Without it, only the per-layer verdicts apply.
 
     Args:
         model: a baked model (pruned weights are zeros) on the target device.
@@ -103,6 +113,9 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
         min_gain: how much faster a sparse kernel must be to replace dense.
         max_density: linears denser than this stay dense without timing.
         bf16: the model will run under bf16 autocast: time the candidates that way.
+        tune_inputs: one serving batch (``input_ids``, ...) on the model's device, to tune
+            and guard the choice on the whole model.
+        tune_rounds: alternating passes per candidate in that tuning.
 
     Returns:
         ``(model, plan)``; ``model`` is the argument, changed in place.
@@ -113,12 +126,22 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
     device = linears[0][1].weight.device if linears else torch.device("cpu")
     cache = cache or TimingCache(None, device)
     plan = SparsePlan(device=str(device), tokens=tokens, threads=torch.get_num_threads())
+    timed: dict[str, nn.Linear] = {}  # the layers the per-layer timing considered
     for name, linear in linears:
         choice = choose_kernel(linear, tokens, cache, min_gain=min_gain,
                                max_density=max_density, bf16=bf16)
         plan.layers[name] = {"shape": list(linear.weight.shape), **choice_record(choice)}
+        if choice.sparse_ms is not None:
+            timed[name] = linear
         if choice.kernel != DENSE:
             _set_module(model, name, build_kernel(linear, choice.kernel, feeds_attention(name)))
+    if tune_inputs is not None and timed:
+        from trainables.sparse.kernels import candidate_kernels
+        from trainables.sparse.whole_model import tune_whole_model
+
+        kernels = candidate_kernels(next(iter(timed.values())).weight)[0]
+        tune_whole_model(model, timed, plan, tune_inputs, kernels=kernels, bf16=bf16,
+                         rounds=tune_rounds)
     return model, plan
 
 

@@ -1,0 +1,116 @@
+"""The whole-model tuning regroups layer choices by measured model latency and never serves a
+sparse model that is slower than its dense self."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from sparse_models import baked_tiny
+
+from trainables.sparse import CsrLinear, sparsify
+from trainables.sparse import kernels, whole_model
+from trainables.sparse.convert import SparsePlan
+
+
+def test_role_groups_follow_berts_layout():
+    layer = "bert.encoder.layer.3."
+    assert whole_model.role_group(layer + "attention.self.query") == "qkv"
+    assert whole_model.role_group(layer + "attention.self.value") == "qkv"
+    assert whole_model.role_group(layer + "attention.output.dense") == "attention_output"
+    assert whole_model.role_group(layer + "intermediate.dense") == "ffn_in"
+    assert whole_model.role_group(layer + "output.dense") == "ffn_out"
+    assert whole_model.role_group("bert.pooler.dense") is None
+    assert whole_model.role_group("classifier") is None
+
+
+def test_tuned_model_equals_the_dense_masked_model(tokens):
+    baked = baked_tiny(keep=0.1)
+    sparse, plan = sparsify(copy.deepcopy(baked), 64, min_gain=0.0, max_density=1.0,
+                            tune_inputs=tokens, tune_rounds=1)
+    assert {"per_layer_ratio", "ratio", "kept_dense", "steps"} <= set(plan.tuning)
+    assert plan.to_json()["tuning"] == plan.tuning
+    assert SparsePlan.from_json(plan.to_json()).tuning == plan.tuning
+    # the plan describes the modules actually in place
+    for name, record in plan.layers.items():
+        module = sparse.get_submodule(name)
+        if record["kernel"] == kernels.DENSE:
+            assert type(module) is torch.nn.Linear
+        else:
+            assert isinstance(module, CsrLinear) and module.kernel == record["kernel"]
+    with torch.no_grad():
+        torch.testing.assert_close(sparse(**tokens).logits, baked(**tokens).logits,
+                                   atol=1e-5, rtol=1e-4)
+
+
+def _fake_ratios(monkeypatch, ratio_of):
+    """Replace the whole-model timing by ``ratio_of(config)`` (deterministic)."""
+    seen = []
+
+    def fake(swapper, config, dense, inputs, device, bf16, rounds, repeats=1):
+        seen.append(dict(config))
+        swapper.apply(config)  # build every module as the real timing would
+        return ratio_of(config)
+
+    monkeypatch.setattr(whole_model, "_ratio", fake)
+    return seen
+
+
+def test_slower_as_a_whole_goes_back_to_dense(tokens, monkeypatch):
+    # every layer wins alone (min_gain 0) but every configuration loses as a whole
+    _fake_ratios(monkeypatch, lambda config: 1.2 if any(
+        k != kernels.DENSE for k in config.values()) else 1.0)
+    sparse, plan = sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0,
+                            max_density=1.0, tune_inputs=tokens)
+    assert plan.tuning["kept_dense"] is True and plan.sparse_layers() == []
+    assert not any(isinstance(m, CsrLinear) for m in sparse.modules())
+    assert all("kept dense" in rec["reason"] for rec in plan.layers.values())
+    assert "kept dense" in plan.summary()
+
+
+def test_a_group_is_switched_when_the_whole_model_gets_faster(tokens, monkeypatch):
+    # the FFN output layers are fastest on csr_addmm, everything else loses sparse
+    def ratio_of(config):
+        ratio = 1.0
+        for name, kernel in config.items():
+            if whole_model.role_group(name) == "ffn_out":
+                ratio -= 0.05 if kernel == "csr_addmm" else 0.0
+            elif kernel != kernels.DENSE:
+                ratio += 0.01
+        return ratio
+
+    _fake_ratios(monkeypatch, ratio_of)
+    sparse, plan = sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0,
+                            max_density=1.0, tune_inputs=tokens)
+    assert plan.tuning["kept_dense"] is False
+    assert plan.tuning["ratio"] == pytest.approx(1.0 - 4 * 0.05)  # tiny BERT: 4 layers
+    for name, record in plan.layers.items():
+        group = whole_model.role_group(name)
+        if group == "ffn_out":
+            assert record["kernel"] == "csr_addmm"
+        elif group is not None:
+            assert record["kernel"] == kernels.DENSE, name
+    assert len(plan.sparse_layers()) == 4
+
+
+def test_a_gain_below_the_margin_is_served_dense(tokens, monkeypatch):
+    _fake_ratios(monkeypatch, lambda config: 0.99 if any(
+        k != kernels.DENSE for k in config.values()) else 1.0)
+    _, plan = sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0,
+                       max_density=1.0, tune_inputs=tokens)
+    assert 1 / 0.99 < whole_model.MIN_WHOLE_GAIN
+    assert plan.tuning["kept_dense"] is True and plan.sparse_layers() == []
+
+
+def test_without_tune_inputs_only_the_per_layer_choice_applies(tokens, monkeypatch):
+    monkeypatch.setattr(whole_model, "_ratio", lambda *a: pytest.fail("tuned"))
+    _, plan = sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0,
+                       max_density=1.0)
+    assert plan.tuning == {} and len(plan.sparse_layers()) == 26
+
+
+def test_bad_rounds_are_named(tokens):
+    with pytest.raises(ValueError, match="rounds"):
+        sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0, max_density=1.0,
+                 tune_inputs=tokens, tune_rounds=0)

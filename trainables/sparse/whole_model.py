@@ -1,0 +1,201 @@
+"""Tune the per-layer storage choice on the whole model's measured latency.
+
+Each linear's dense-or-sparse verdict (:func:`trainables.sparse.timing.choose_kernel`) is
+taken alone, on a row-major random input. Inside the model the layers interact: CSR returns
+its product transposed (column-major), so the next layer's input, the residual add and the
+layer norm see another memory layout, and copies appear or vanish. Measured on MiniLM at 90%
+sparsity, length 128, one thread: 30 of 38 linears won alone and the model as a whole ran at
+0.90x of dense. So after the per-layer choice, :func:`tune_whole_model` times the whole model:
+
+1. the layers are grouped by role (query/key/value, attention output, FFN in, FFN out),
+   because layers of one role share shapes and neighbours;
+2. greedily, group by group, every kernel (dense included) is tried for the whole group and
+   kept if the model gets faster; each candidate is timed in alternation with the all-dense
+   model, and compared by the median of the per-round ratios (robust to load drifting);
+3. the guard: unless the best configuration beats dense by :data:`MIN_WHOLE_GAIN`, every
+   layer goes back to dense, so a served model is never slower than its dense self.
+
+The model is changed in place (swapping modules is free); nothing is copied.
+
+Example:
+    >>> model, plan = sparsify(baked, tokens=32 * 64, tune_inputs=batch)   # doctest: +SKIP
+    >>> plan.tuning["ratio"], plan.tuning["steps"][:1]                   # doctest: +SKIP
+    (0.61, [{'group': 'ffn_out', 'kernel': 'csr_addmm', 'ratio': 0.61}])
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainables.sparse.kernels import DENSE
+from trainables.sparse.kernels import build_kernel
+
+# The tuned model must beat its all-dense self by this factor, else it is served dense.
+MIN_WHOLE_GAIN = 1.03
+# A timing sample repeats the forward pass until it lasts this long (at most MAX_REPEATS
+# passes): a tiny model's single pass is dominated by timer and scheduler noise.
+MIN_SAMPLE_S = 0.05
+MAX_REPEATS = 50
+# Rounds of the final check that decides sparse or dense (independent of the search, whose
+# best candidate is biased towards a lucky timing).
+VERIFY_ROUNDS = 5
+# Roles in the order they are tuned: the FFN holds two thirds of the weights.
+GROUP_ORDER = ("ffn_in", "ffn_out", "attention_output", "qkv")
+
+
+def role_group(name: str) -> str | None:
+    """The tuning group of linear ``name`` (BERT's layout table), or None (pooler, head)."""
+    from trainables.models import LINEAR_ROLES
+
+    for role, path in LINEAR_ROLES.items():
+        if name.endswith("." + path):
+            if role in ("query", "key", "value"):
+                return "qkv"
+            return {"intermediate": "ffn_in", "output": "ffn_out"}.get(role, role)
+    return None
+
+
+class _Swapper:
+    """Puts a kernel per linear into ``model``, building each (name, kernel) module once."""
+
+    def __init__(self, model: nn.Module, originals: Mapping[str, nn.Linear]) -> None:
+        from trainables.sparse.convert import feeds_attention
+
+        self.model, self.originals = model, originals
+        self._feeds = {name: feeds_attention(name) for name in originals}
+        self._built: dict[tuple[str, str], nn.Module] = {}
+
+    def apply(self, config: Mapping[str, str]) -> None:
+        from trainables.sparse.convert import _set_module
+
+        for name, kernel in config.items():
+            key = (name, kernel)
+            if key not in self._built:
+                self._built[key] = build_kernel(self.originals[name], kernel, self._feeds[name])
+            _set_module(self.model, name, self._built[key])
+
+
+@torch.no_grad()
+def _ratio(swapper: _Swapper, config: Mapping[str, str], dense: Mapping[str, str],
+           inputs: Mapping[str, torch.Tensor], device: torch.device, bf16: bool,
+           rounds: int, repeats: int = 1) -> float:
+    """Median over rounds of (time of ``config``) / (time of all-dense), ``repeats`` passes
+    of each per round (a pass of a tiny model is too short to time alone)."""
+    from trainables.runtime import autocast, synchronize
+
+    def passes(which: Mapping[str, str]) -> float:
+        swapper.apply(which)
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            with autocast(device, bf16):
+                swapper.model(**inputs)
+        synchronize(device)
+        return time.perf_counter() - start
+
+    if device.type == "cuda":  # the first pass of a new layout initialises kernels there
+        passes(config)
+    ratios = []
+    for _ in range(rounds):
+        ratios.append(passes(config) / passes(dense))
+    return statistics.median(ratios)
+
+
+@torch.no_grad()
+def _repeats(swapper: _Swapper, dense: Mapping[str, str], inputs: Mapping[str, torch.Tensor],
+             device: torch.device, bf16: bool) -> int:
+    """Passes per timing sample so that one sample lasts at least :data:`MIN_SAMPLE_S`."""
+    from trainables.runtime import autocast, synchronize
+
+    swapper.apply(dense)
+    with autocast(device, bf16):
+        swapper.model(**inputs)  # warm-up
+    synchronize(device)
+    start = time.perf_counter()
+    with autocast(device, bf16):
+        swapper.model(**inputs)
+    synchronize(device)
+    elapsed = time.perf_counter() - start
+    return max(1, min(MAX_REPEATS, math.ceil(MIN_SAMPLE_S / max(elapsed, 1e-6))))
+
+
+def tune_whole_model(model: nn.Module, originals: Mapping[str, nn.Linear],
+                     plan: Any, inputs: Mapping[str, torch.Tensor], *,
+                     kernels: tuple[str, ...], bf16: bool = False, rounds: int = 2,
+                     min_gain: float = MIN_WHOLE_GAIN) -> dict[str, Any]:
+    """Regroup the per-layer choices of ``plan`` by whole-model latency, in place.
+
+    Args:
+        model: the model as :func:`~trainables.sparse.convert.sparsify` left it.
+        originals: the baked ``nn.Linear`` of every layer that may change (those the
+            per-layer timing considered: density low enough and a kernel available).
+        plan: the :class:`~trainables.sparse.convert.SparsePlan`; its layer records are
+            updated and ``plan.tuning`` says what the tuning measured.
+        inputs: one serving batch on the model's device.
+        kernels: the sparse kernels available on this device.
+        bf16: time under bf16 autocast.
+        rounds: alternating passes per candidate.
+        min_gain: how much faster than all-dense the result must be to stay sparse.
+
+    Returns:
+        ``plan.tuning``: the per-layer configuration's ratio, each accepted step, the best
+        ratio the search saw, the final ratio measured afresh over :data:`VERIFY_ROUNDS`
+        rounds (model time / dense time, lower is faster; 1.0 when the search ended all
+        dense) and whether the model was kept dense.
+    """
+    if rounds < 1:
+        raise ValueError(f"`rounds` must be >= 1, but got {rounds=}")
+    device = next(iter(originals.values())).weight.device if originals else torch.device("cpu")
+    swapper = _Swapper(model, originals)
+    config = {name: plan.layers[name]["kernel"] for name in originals}
+    dense = {name: DENSE for name in originals}
+    tuning: dict[str, Any] = {"rounds": rounds, "min_gain": min_gain, "steps": []}
+    if not originals:
+        tuning.update(per_layer_ratio=1.0, ratio=1.0, kept_dense=False)
+        plan.tuning = tuning
+        return tuning
+    repeats = _repeats(swapper, dense, inputs, device, bf16)
+    tuning["repeats"] = repeats
+
+    def ratio_of(candidate: Mapping[str, str], n: int = rounds) -> float:
+        return _ratio(swapper, candidate, dense, inputs, device, bf16, n, repeats)
+
+    best = ratio_of(config)
+    tuning["per_layer_ratio"] = best
+    groups: dict[str, list[str]] = {}
+    for name in originals:
+        groups.setdefault(role_group(name) or "other", []).append(name)
+    order = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
+    for group in order:
+        for kernel in (DENSE, *kernels):
+            candidate = {**config, **{name: kernel for name in groups[group]}}
+            if candidate == config:
+                continue
+            ratio = ratio_of(candidate)
+            if ratio < best:
+                best, config = ratio, candidate
+                tuning["steps"].append({"group": group, "kernel": kernel, "ratio": ratio})
+    tuning["search_ratio"] = best
+    if any(kernel != DENSE for kernel in config.values()):
+        best = ratio_of(config, VERIFY_ROUNDS)  # the verdict, measured afresh
+    else:
+        best = 1.0
+    kept_dense = best * min_gain > 1.0
+    final = dense if kept_dense else config
+    swapper.apply(final)
+    for name, kernel in final.items():
+        record = plan.layers[name]
+        if record["kernel"] != kernel:
+            why = (f"whole model only {1 / best:.2f}x faster sparse (< {min_gain}x): kept dense"
+                   if kept_dense else f"whole-model tuning of {role_group(name) or 'other'}")
+            record.update(kernel=kernel, reason=why)
+    tuning.update(ratio=best, kept_dense=kept_dense)
+    plan.tuning = tuning
+    return tuning
