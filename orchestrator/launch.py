@@ -8,6 +8,7 @@ experiment folder is created.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ def search_controls(args: argparse.Namespace, options: LaunchOptions, sweep: Swe
 def launch(args: argparse.Namespace) -> int:
     options = LaunchOptions.from_args(args)
     space = space_named(args.space)
+    if options.sampler is None:  # the sampler measured best for this space (issue 16)
+        options = dataclasses.replace(options, sampler=space.default_sampler)
     if getattr(args, "objectives", None):  # measured speed-up as an objective (issue 15)
         from orchestrator.objectives import with_objectives
 

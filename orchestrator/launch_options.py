@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from orchestrator.errors import UsageError
 from orchestrator.monitoring import did_you_mean, log_targets
+from search_spaces.space import SAMPLER_NAMES
 
 #: Optuna samplers ``--sampler`` accepts (``orchestrator.search.make_sampler`` builds them).
-SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc")
+SAMPLERS = SAMPLER_NAMES
 
 
 def check_sampler(name: str, constrained: bool = False) -> None:
@@ -42,7 +43,7 @@ class LaunchOptions:
     max_failures: int = 0
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None  # None: 1 when the cluster has GPUs, else 0
-    sampler: str = "tpe"
+    sampler: str | None = None  # None: the space's measured default (SearchSpace.default_sampler)
     min_sparsity: float | None = None
     time_budget_s: float | None = None
     log_to: tuple[str, ...] = ("tensorboard",)
@@ -60,7 +61,8 @@ class LaunchOptions:
             raise UsageError(f"--cpus-per-trial must be > 0, but got {self.cpus_per_trial}")
         if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
             raise UsageError(f"--gpus-per-trial must be >= 0, but got {self.gpus_per_trial}")
-        check_sampler(self.sampler)
+        if self.sampler is not None:
+            check_sampler(self.sampler)
         if self.min_sparsity is not None and not 0 <= self.min_sparsity < 1:
             raise UsageError(f"--min-sparsity must be in [0, 1), but got {self.min_sparsity}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:

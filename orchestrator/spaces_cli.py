@@ -12,7 +12,7 @@ def list_spaces(args: argparse.Namespace) -> int:
 
     for name in search_spaces.space_names():
         space = search_spaces.get_space(name)
-        print(f"{name:<22} {space.trainable:<6} {space.description}")
+        print(f"{name:<22} {space.trainable:<6} {space.default_sampler:<6} {space.description}")
     return 0
 
 
@@ -22,6 +22,7 @@ def show_space(args: argparse.Namespace) -> int:
     print(f"space      {space.name}  (trainable {space.trainable})")
     print(f"           {space.description}")
     print("objectives " + ", ".join(f"{m} ({mode})" for m, mode in space.objectives))
+    print(f"sampler    {space.default_sampler} (launch's default for this space)")
     print(f"profile    {args.profile}")
     print("searched")
     for suggestion in space.suggestions().values():

@@ -25,6 +25,9 @@ from typing import Any
 from search_spaces.profiles import PROFILES, profile_settings
 
 MODES = ("max", "min")
+# The Optuna samplers launch can build (orchestrator.launch_options.SAMPLERS imports this:
+# search_spaces does not import the orchestrator).
+SAMPLER_NAMES = ("tpe", "nsga2", "gp", "random", "qmc")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -136,6 +139,9 @@ class SearchSpace:
         fixed: settings common to every profile.
         profiles: per-profile overlays on top of the common profile settings.
         constraints: ``(metric, ">=" | "<=", bound)``; trials violating one are infeasible.
+        default_sampler: the sampler ``launch`` uses without ``--sampler``: the winner of
+            ``benchmarks/search_efficiency.py`` on this space's recorded table where one was
+            measured, else TPE.
     """
 
     name: str
@@ -147,12 +153,16 @@ class SearchSpace:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     constraints: tuple[tuple[str, str, float], ...] = ()
     calibration: bool = False  # not a model: profiles' model/data settings do not apply
+    default_sampler: str = "tpe"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise SpaceError(f"space name must match {_NAME.pattern}, but got {self.name!r}")
         if not self.objectives:
             raise SpaceError(f"space {self.name!r} needs at least one objective")
+        if self.default_sampler not in SAMPLER_NAMES:
+            raise SpaceError(f"default_sampler of space {self.name!r} must be one of "
+                             f"{', '.join(SAMPLER_NAMES)}, but got {self.default_sampler!r}")
         for metric, mode in self.objectives:
             if mode not in MODES:
                 raise SpaceError(f"objective {metric!r} of space {self.name!r} has mode "

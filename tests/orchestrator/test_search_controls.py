@@ -65,6 +65,31 @@ def test_samplers(ray_local, tmp_path, sampler):
     assert json.loads((tmp_path / sampler / "experiment.json").read_text())["sampler"] == sampler
 
 
+def test_without_sampler_the_spaces_measured_default_is_used(ray_local, tmp_path, monkeypatch):
+    import dataclasses
+
+    import orchestrator.settings
+
+    real = orchestrator.settings.get_space
+    monkeypatch.setattr(orchestrator.settings, "get_space", lambda name: dataclasses.replace(
+        real(name), default_sampler="qmc") if name == "calibrate" else real(name))
+    assert _launch(tmp_path, "default", "--num-samples", "2", "--no-early-stop") == 0
+    assert json.loads((tmp_path / "default" / "experiment.json").read_text())["sampler"] == "qmc"
+    assert _launch(tmp_path, "given", "--num-samples", "1", "--sampler", "tpe",
+                   "--no-early-stop") == 0  # --sampler still wins
+    assert json.loads((tmp_path / "given" / "experiment.json").read_text())["sampler"] == "tpe"
+
+
+def test_a_space_with_an_unknown_default_sampler_is_refused():
+    import dataclasses
+
+    import search_spaces
+    from search_spaces.space import SpaceError
+
+    with pytest.raises(SpaceError, match="default_sampler.*'cmaes'"):
+        dataclasses.replace(search_spaces.get_space("calibrate"), default_sampler="cmaes")
+
+
 def test_min_sparsity_constraint_reaches_the_study(ray_local, tmp_path):
     assert _launch(tmp_path, "c", "--num-samples", "2", "--min-sparsity", "0.9",
                    "--no-early-stop") == 0
