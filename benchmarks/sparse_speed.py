@@ -2,6 +2,7 @@
 
     python benchmarks/sparse_speed.py [--sparsities 0.5,0.9,0.95,0.97] [--lengths 64,128]
         [--threads 1,2] [--batch-size 32] [--rounds 5] [--model minilm]
+        [--per-matrix benchmarks/recorded/cap_soft_qqp_matrix_sparsities.json]
         [--pruned CAP_PRUNED_MODEL_DIR ...]
 
 For every sparsity, each of the 36 encoder matrices of MiniLM gets a magnitude mask at exactly
@@ -14,9 +15,12 @@ length, no grad) and the speed-up is the ratio of the medians: within one proces
 contended machine slows both alike. Each configuration is measured twice in the same run:
 with the per-layer verdicts alone (``per-layer``) and after the whole-model tuning and guard
 (``tuned``, :mod:`trainables.sparse.whole_model`, what trials and ``convert`` use).
-``--pruned`` adds real baked models (a CAP trial's ``pruned_model/``: its own, uneven
-per-matrix sparsities and structure) to the magnitude-masked ones. Goal: >= 1.5x at 90% and >= 2.5x at 97% on one thread,
-never slower than dense (layers where sparse loses stay dense).
+``--per-matrix`` adds masks with the per-matrix sparsities of real CAP-soft trials (recorded:
+attention matrices end near 0.5% density at 97%, the FFN at 2-7%), and ``--pruned`` adds
+real baked models (a CAP trial's ``pruned_model/``: its own, uneven
+per-matrix sparsities and structure) to the magnitude-masked ones.
+
+Goal: >= 1.5x at 90% and >= 2.5x at 97% on one thread, never slower than dense.
 
 Figures go to stdout and benchmarks/out/sparse_speed.json.
 """
@@ -33,17 +37,23 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
 
 
-def magnitude_baked(model, sparsity: float):
-    """A copy of ``model`` whose encoder matrices keep their largest (1 - sparsity) weights."""
+def magnitude_baked(model, sparsity: float | dict[str, float]):
+    """A copy of ``model`` whose encoder matrices keep their largest (1 - sparsity) weights.
+
+    ``sparsity``: one value for every matrix, or one per matrix named ``layer.I.PATH``
+    (e.g. ``layer.0.attention.self.query``, as in a CAP trial's recorded sparsities).
+    """
     import torch
 
-    from trainables.models import iter_encoder_linears
+    from trainables.models import LINEAR_ROLES, iter_encoder_linears
 
     baked = copy.deepcopy(model)
     with torch.no_grad():
-        for _, _, linear in iter_encoder_linears(baked):
+        for index, role, linear in iter_encoder_linears(baked):
             weight = linear.weight
-            keep = max(1, round(weight.numel() * (1.0 - sparsity)))
+            target = (sparsity if isinstance(sparsity, float)
+                      else sparsity[f"layer.{index}.{LINEAR_ROLES[role]}"])
+            keep = max(1, round(weight.numel() * (1.0 - target)))
             cutoff = weight.abs().flatten().kthvalue(weight.numel() - keep + 1).values
             weight.mul_(weight.abs() >= cutoff)
     return baked.eval()
@@ -99,6 +109,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--model", default="minilm")
+    parser.add_argument("--per-matrix", default=None,
+                        help="JSON of real CAP trials' per-matrix sparsities (e.g. "
+                        "benchmarks/recorded/cap_soft_qqp_matrix_sparsities.json): masks with "
+                        "those sparsities, matrix by matrix, are measured too")
     parser.add_argument("--pruned", nargs="*", default=[],
                         help="baked model folders (a CAP trial's pruned_model/) to measure too")
     parser.add_argument("--out", default=str(OUT / "sparse_speed.json"))
@@ -112,15 +126,19 @@ def main() -> None:
 
     dense_model = load_classifier(args.model, 2).eval()
     sparsities = [float(s) for s in args.sparsities.split(",") if s]
-    models = [(f"magnitude {s:.2f}", s) for s in sparsities] + [
-        (f"pruned {Path(d).parent.parent.name or d}", d) for d in args.pruned]
+    models = [(f"magnitude {s:.2f}", s) for s in sparsities]
+    if args.per_matrix:
+        trials = json.loads(Path(args.per_matrix).read_text())["trials"]
+        models += [(f"per-matrix {t['encoder_sparsity']:.3f} ({name})", t["matrices"])
+                   for name, t in sorted(trials.items(), key=lambda i: i[1]["encoder_sparsity"])]
+    models += [(f"pruned {Path(d).parent.parent.name or d}", d) for d in args.pruned]
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         cache = TimingCache(None)  # per thread count, in-process: the benchmark times afresh
         for length in [int(n) for n in args.lengths.split(",")]:
             for label, source in models:
-                if isinstance(source, float):
+                if isinstance(source, (float, dict)):
                     baked = magnitude_baked(dense_model, source)
                 else:
                     baked = AutoModelForSequenceClassification.from_pretrained(source).eval()
