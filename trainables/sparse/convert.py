@@ -196,6 +196,20 @@ def load_sparse(directory: Path | str, *, device: str | torch.device = "cpu",
     plan = read_plan(directory)
     model = AutoModelForSequenceClassification.from_pretrained(str(directory))
     model = model.to(device).eval()
-    if remeasure:
-        return sparsify(model, plan.tokens, cache=cache)[0]
+    if remeasure:  # per layer, then tuned and guarded on the whole model, like convert
+        return sparsify(model, plan.tokens, cache=cache,
+                        tune_inputs=serving_batch(model, plan, device))[0]
     return apply_plan(model, plan)
+
+
+def serving_batch(model: nn.Module, plan: SparsePlan,
+                  device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Random token ids of the plan's serving shape (batch x length, from its measured
+    ``speed``; one row of ``tokens`` otherwise): what the whole-model tuning times."""
+    batch = int(plan.speed.get("batch_size") or 1)
+    length = int(plan.speed.get("length") or max(1, plan.tokens // batch))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, model.config.vocab_size, (batch, length), generator=generator)
+    ids = ids.to(device)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+            "token_type_ids": torch.zeros_like(ids)}

@@ -40,6 +40,26 @@ def test_convert_writes_a_loadable_sparse_folder(model_dir, tmp_path, tokens, ca
                                    atol=1e-5, rtol=1e-4)
 
 
+def test_remeasured_load_is_tuned_on_the_whole_model_at_the_plans_shape(
+        model_dir, tmp_path, tokens, monkeypatch):
+    out = tmp_path / "served"
+    assert main(["convert", str(model_dir), "--out", str(out), "--batch-size", "3",
+                 "--length", "8", "--no-cache"]) == 0
+    import trainables.sparse.whole_model as whole_model
+
+    shapes = []
+    real = whole_model.tune_whole_model
+    monkeypatch.setattr(whole_model, "tune_whole_model", lambda model, originals, plan, inputs,
+                        **kw: (shapes.append(tuple(inputs["input_ids"].shape)),
+                               real(model, originals, plan, inputs, **kw))[1])
+    model = load_sparse(out, remeasure=True)
+    assert shapes == [(3, 8)]
+    dense = type(model).from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(**tokens).logits, dense(**tokens).logits,
+                                   atol=1e-5, rtol=1e-4)
+
+
 def test_bad_input_is_one_line_and_exit_2(model_dir, tmp_path, capsys):
     assert main(["convert", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "must be a model folder with config.json" in capsys.readouterr().err
