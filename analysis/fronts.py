@@ -98,11 +98,14 @@ def decisive_rows(df: pd.DataFrame) -> pd.DataFrame:
     trial that was marked failed and then resumed is judged by what it did since.
     """
     final = df[schema.IS_FINAL].fillna(False).astype(bool)
+    # A trial marked failed and retried by `resume` can report its final row at the very
+    # iteration its terminal row took (last + 1): the completed row is the later event.
+    done = df[schema.STATUS].astype(object) == schema.STATUS_COMPLETED
     keys = [schema.EXPERIMENT, schema.TRIAL_ID]
-    ordered = df.assign(_final=final).sort_values(
-        [*keys, schema.ITERATION, "_final", schema.STEP], kind="stable", na_position="first"
-    )
-    return ordered.drop_duplicates(keys, keep="last").drop(columns="_final")
+    ordered = df.assign(_final=final, _done=done).sort_values(
+        [*keys, schema.ITERATION, "_final", "_done", schema.STEP], kind="stable",
+        na_position="first")
+    return ordered.drop_duplicates(keys, keep="last").drop(columns=["_final", "_done"])
 
 
 def trial_states(rows: pd.DataFrame, objectives: Mapping[str, str]) -> pd.Series:

@@ -82,10 +82,20 @@ def trial_rows(experiment_dir: Path, repeat_of: dict[str, str] | None = None) ->
     if df.empty:
         return []
     rows: list[dict] = []
+    from analysis.fronts import decisive_rows
+
+    last = decisive_rows(df).set_index(S.TRIAL_ID)
+    ended = last[S.IS_FINAL].fillna(False).astype(bool) & last[S.STATUS].isin(ENDED)
+    decisive = last[S.STATUS]
     for trial_id, trial in df.groupby(S.TRIAL_ID, sort=True):
         trial = trial.sort_values([S.STEP, S.ITERATION])
-        if not trial[S.STATUS].isin(ENDED).any():
-            continue  # still running: exported once it ends
+        if not ended.get(trial_id, False):
+            continue  # still running (or retried by `resume`): exported once it ends
+        # a terminal row a `resume` retry superseded (the trial went on and ended otherwise)
+        # is not part of what the trial did
+        stale = (trial[S.STATUS].isin(ENDED) & (trial[S.STATUS] != decisive[trial_id])
+                 & trial[S.IS_FINAL].fillna(False).astype(bool))
+        trial = trial[~stale]
         total = _total_steps(info["settings"], trial)
         settled = _settled_from(info["settings"], total)
         for _, r in trial.iterrows():

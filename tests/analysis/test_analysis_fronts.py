@@ -168,3 +168,16 @@ def test_latest_files_give_the_same_fronts_as_all_files(seed: int, make_experime
     pd.testing.assert_frame_equal(full.counts, latest.counts)
     cols = [schema.TRIAL_ID, "on_front", "is_knee", schema.SCORE]
     pd.testing.assert_frame_equal(full.points[cols], latest.points[cols])
+
+
+def test_a_retried_trial_is_judged_by_its_completed_row_at_the_same_iteration() -> None:
+    """`resume` retries a trial marked failed; when its final row lands on the iteration its
+    terminal row took (last + 1), the completed row decides, in either file order."""
+    from analysis.fronts import decisive_rows
+
+    common = {schema.EXPERIMENT: "e", schema.TRIAL_ID: "t", schema.IS_FINAL: True}
+    failed = {**common, schema.ITERATION: 3, schema.STEP: 10, schema.STATUS: "failed"}
+    done = {**common, schema.ITERATION: 3, schema.STEP: 10, schema.STATUS: "completed"}
+    for rows in ([failed, done], [done, failed]):
+        decisive = decisive_rows(pd.DataFrame(rows))
+        assert decisive[schema.STATUS].tolist() == ["completed"]

@@ -185,6 +185,35 @@ def test_exporter_appends_and_never_rewrites(tmp_path):
         export.append_rows(table, [{**row, "trial_id": "c", "param_new": 1}])
 
 
+def test_exporter_drops_a_failed_row_that_a_resume_retry_superseded(tmp_path, monkeypatch):
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO / "benchmarks" / "search_table"))
+    import export
+
+    from analysis import schema as S
+
+    def row(trial, iteration, step, status, final, score):
+        return {S.EXPERIMENT: "e", S.TRIAL_ID: trial, S.ITERATION: iteration, S.STEP: step,
+                S.STATUS: status, S.IS_FINAL: final, S.SCORE: score, S.SEED: 42,
+                S.WEIGHT_SPARSITY: 0.2, S.HEAD_SPARSITY: 0.5, S.ELAPSED_S: 1.0 * iteration,
+                S.TRAIN_TIME_S: 1.0, S.param_column("prune_ratio"): 0.5}
+
+    rows = [row("a", 1, 30, "completed", False, 0.6),  # failed (disk full) after step 30 ...
+            row("a", 2, 30, "failed", True, 0.6),
+            row("a", 2, 60, "completed", True, 0.7),   # ... then retried by resume
+            row("b", 1, 30, "completed", False, 0.5),  # failed for good
+            row("b", 2, 30, "failed", True, 0.5),
+            row("c", 1, 30, "completed", False, 0.5)]  # still running
+    monkeypatch.setattr(S, "read_results", lambda *a, **k: pd.DataFrame(rows))
+    monkeypatch.setattr(export, "_settings", lambda d: {
+        "space": "smp_sst2", "settings": {"max_steps": 60}, "searched": ["prune_ratio"]})
+    out = export.trial_rows(tmp_path)
+    assert [(r["trial_id"], r["status"], r["is_final"]) for r in out] == [
+        ("a", "completed", 0), ("a", "completed", 1),
+        ("b", "completed", 0), ("b", "failed", 1)]
+
+
 def test_qmc_is_a_sampler_choice_and_refuses_constraints():
     import optuna
 
