@@ -42,7 +42,8 @@ read -r -a sets <<< "${SETS:-}"
 # before anything is written, so a start that left no experiment behind is retried.
 for attempt in 1 2 3 4 5 6; do
   if [ -f "$storage/$name/experiment.json" ]; then
-    nice -n 10 "$py" -m orchestrator resume "$name" --storage "$storage" && exit 0
+    nice -n 10 "$py" -m orchestrator resume "$name" --storage "$storage" --num-cpus 1 \
+      --no-dashboard && exit 0
   else
     nice -n 10 "$py" -m orchestrator launch --space "$space" --name "$name" --profile dev \
       --data-dir /work/shared/data/glue/parquet --storage "$storage" --num-samples ${NUM_SAMPLES:-72} \
