@@ -69,8 +69,11 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                    help="constraint: trials below this weight_sparsity are infeasible")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="stop starting trials after this long; running ones are stopped")
-    p.add_argument("--no-early-stop", action="store_true",
-                   help="disable multi-objective early stopping")
+    p.add_argument("--early-stop", dest="early_stop", action="store_true", default=None,
+                   help="multi-objective early stopping on (default: the space's, measured "
+                   "by the search-efficiency benchmark; show-space shows it)")
+    p.add_argument("--no-early-stop", dest="early_stop", action="store_false",
+                   help="multi-objective early stopping off")
     p.add_argument("--max-failures", type=int, default=0,
                    help="retries of a failed trial from its last checkpoint")
     p.add_argument("--reuse-actors", dest="reuse_actors", action="store_true", default=None,

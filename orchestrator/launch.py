@@ -57,7 +57,9 @@ def search_controls(args: argparse.Namespace, options: LaunchOptions, sweep: Swe
         warm = tuple(warm_start_trials(locate(storage, args.warm_start), sweep.space,
                                        sweep.searched))
     return {"sampler": options.sampler, "constraints": tuple(constraints),
-            "time_budget_s": options.time_budget_s, "early_stop": not args.no_early_stop,
+            "time_budget_s": options.time_budget_s,
+            "early_stop": (sweep.space.default_early_stop if args.early_stop is None
+                           else args.early_stop),
             "warm_start": warm}
 
 

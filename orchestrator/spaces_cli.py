@@ -22,7 +22,8 @@ def show_space(args: argparse.Namespace) -> int:
     print(f"space      {space.name}  (trainable {space.trainable})")
     print(f"           {space.description}")
     print("objectives " + ", ".join(f"{m} ({mode})" for m, mode in space.objectives))
-    print(f"sampler    {space.default_sampler} (launch's default for this space)")
+    print(f"sampler    {space.default_sampler}, early stopping "
+          f"{'on' if space.default_early_stop else 'off'} (launch's defaults for this space)")
     print(f"profile    {args.profile}")
     print("searched")
     for suggestion in space.suggestions().values():

@@ -142,6 +142,8 @@ class SearchSpace:
         default_sampler: the sampler ``launch`` uses without ``--sampler``: the winner of
             ``benchmarks/search_efficiency.py`` on this space's recorded table where one was
             measured, else TPE.
+        default_early_stop: whether ``launch`` stops dominated trials early without
+            ``--early-stop``/``--no-early-stop`` (measured like the sampler; on elsewhere).
     """
 
     name: str
@@ -154,6 +156,7 @@ class SearchSpace:
     constraints: tuple[tuple[str, str, float], ...] = ()
     calibration: bool = False  # not a model: profiles' model/data settings do not apply
     default_sampler: str = "tpe"
+    default_early_stop: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

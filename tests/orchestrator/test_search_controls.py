@@ -65,19 +65,22 @@ def test_samplers(ray_local, tmp_path, sampler):
     assert json.loads((tmp_path / sampler / "experiment.json").read_text())["sampler"] == sampler
 
 
-def test_without_sampler_the_spaces_measured_default_is_used(ray_local, tmp_path, monkeypatch):
+def test_without_flags_the_spaces_measured_sampler_and_early_stopping_are_used(ray_local, tmp_path, monkeypatch):
     import dataclasses
 
     import orchestrator.settings
 
     real = orchestrator.settings.get_space
     monkeypatch.setattr(orchestrator.settings, "get_space", lambda name: dataclasses.replace(
-        real(name), default_sampler="qmc") if name == "calibrate" else real(name))
-    assert _launch(tmp_path, "default", "--num-samples", "2", "--no-early-stop") == 0
-    assert json.loads((tmp_path / "default" / "experiment.json").read_text())["sampler"] == "qmc"
+        real(name), default_sampler="qmc", default_early_stop=False)
+        if name == "calibrate" else real(name))
+    assert _launch(tmp_path, "default", "--num-samples", "2") == 0
+    record = json.loads((tmp_path / "default" / "experiment.json").read_text())
+    assert (record["sampler"], record["early_stop"]) == ("qmc", False)
     assert _launch(tmp_path, "given", "--num-samples", "1", "--sampler", "tpe",
-                   "--no-early-stop") == 0  # --sampler still wins
-    assert json.loads((tmp_path / "given" / "experiment.json").read_text())["sampler"] == "tpe"
+                   "--early-stop") == 0  # the flags still win
+    record = json.loads((tmp_path / "given" / "experiment.json").read_text())
+    assert (record["sampler"], record["early_stop"]) == ("tpe", True)
 
 
 def test_a_space_with_an_unknown_default_sampler_is_refused():
