@@ -32,8 +32,13 @@ def recorded_params(experiment_dir: Path, trial_id: str) -> dict:
     if rows.empty:
         raise SystemExit(f"error: trial {trial_id!r} is not in {experiment_dir}")
     row = rows.iloc[-1]
-    return {c.removeprefix("param_"): row[c] for c in df.columns
+    return {c.removeprefix("param_"): _plain(row[c]) for c in df.columns
             if c.startswith("param_") and row[c] == row[c]}
+
+
+def _plain(value):
+    """A Python scalar (numpy's repr is ``np.float64(...)``, which --set cannot parse)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def main(argv: list[str] | None = None) -> int:
