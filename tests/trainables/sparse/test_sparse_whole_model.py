@@ -114,3 +114,25 @@ def test_bad_rounds_are_named(tokens):
     with pytest.raises(ValueError, match="rounds"):
         sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0, max_density=1.0,
                  tune_inputs=tokens, tune_rounds=0)
+
+
+def test_a_search_misled_by_noise_keeps_the_per_layer_choice(tokens, monkeypatch):
+    # the search's two-round timings say "all FFN-in dense" is faster; the verdict's
+    # VERIFY_ROUNDS timing says the per-layer choice is
+    def is_per_layer(config):
+        return all(kernel != kernels.DENSE for kernel in config.values())
+
+    def fake(swapper, config, dense, inputs, device, bf16, rounds, repeats=1):
+        swapper.apply(config)
+        if all(k == kernels.DENSE for k in config.values()):
+            return 1.0
+        if rounds == whole_model.VERIFY_ROUNDS:
+            return 0.6 if is_per_layer(config) else 0.8
+        return 0.7 if is_per_layer(config) else 0.5
+
+    monkeypatch.setattr(whole_model, "_ratio", fake)
+    _, plan = sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0,
+                       max_density=1.0, tune_inputs=tokens)
+    assert plan.tuning["steps"], "the search should have moved"
+    assert plan.tuning["kept_per_layer"] is True and plan.tuning["ratio"] == 0.6
+    assert len(plan.sparse_layers()) == 26
