@@ -57,9 +57,9 @@ _PROFILES: dict[str, dict[str, Any]] = {
 
 # Measured defaults (benchmarks/search_efficiency.py on benchmarks/search_table/smp_sst2.csv,
 # 61 recorded trials, seed noise from its repeats, 64 simulated trials per run): GP without
-# early stopping reaches 95% of the table front's hypervolume in 10.4 +- 1.1 trials (5 seeds)
-# against random search's 33.5 +- 4.3 and TPE's 14.6 +- 1.4 (20 seeds); with early stopping
-# GP needs 20.6 +- 5.5 trials and more compute (937 s against 765 s). A live check agreed
+# early stopping reaches 95% of the table front's hypervolume in 11.2 +- 0.4 trials against
+# random search's 33.5 +- 4.3 and TPE's 14.6 +- 1.4 (20 seeds each); with early stopping GP
+# needs 20.6 +- 5.5 trials (5 seeds) and more compute (937 s against 765 s). A live check agreed
 # (README, Search efficiency). Other tasks are not measured.
 MEASURED = {"sst2": {"default_sampler": "gp", "default_early_stop": False}}
 
