@@ -75,7 +75,7 @@ def convert(args: argparse.Namespace) -> int:
     from transformers import AutoModelForSequenceClassification
 
     from trainables.latency import paired_latency_ms
-    from trainables.sparse.convert import save_plan, sparsify
+    from trainables.sparse.convert import save_plan, serving_batch, sparsify
     from trainables.sparse.timing import TimingCache, default_cache_dir
 
     torch.set_num_threads(args.threads)
@@ -86,11 +86,7 @@ def convert(args: argparse.Namespace) -> int:
         return _usage_error(f"--length must be <= the model's {limit} positions, "
                             f"but got {args.length}")
     cache = TimingCache(None if args.no_cache else default_cache_dir(args.storage))
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, dense.config.vocab_size, (args.batch_size, args.length),
-                        generator=generator)
-    tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-               "token_type_ids": torch.zeros_like(ids)}
+    tensors = serving_batch(dense, args.batch_size, args.length)
     sparse, plan = sparsify(copy.deepcopy(dense), args.batch_size * args.length, cache=cache,
                             tune_inputs=tensors)
     with torch.no_grad():

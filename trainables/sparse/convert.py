@@ -197,19 +197,19 @@ def load_sparse(directory: Path | str, *, device: str | torch.device = "cpu",
     model = AutoModelForSequenceClassification.from_pretrained(str(directory))
     model = model.to(device).eval()
     if remeasure:  # per layer, then tuned and guarded on the whole model, like convert
+        batch = int(plan.speed.get("batch_size") or 1)  # the shape convert measured
+        length = int(plan.speed.get("length") or max(1, plan.tokens // batch))
         return sparsify(model, plan.tokens, cache=cache,
-                        tune_inputs=serving_batch(model, plan, device))[0]
+                        tune_inputs=serving_batch(model, batch, length, device))[0]
     return apply_plan(model, plan)
 
 
-def serving_batch(model: nn.Module, plan: SparsePlan,
+def serving_batch(model: nn.Module, batch_size: int, length: int,
                   device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Random token ids of the plan's serving shape (batch x length, from its measured
-    ``speed``; one row of ``tokens`` otherwise): what the whole-model tuning times."""
-    batch = int(plan.speed.get("batch_size") or 1)
-    length = int(plan.speed.get("length") or max(1, plan.tokens // batch))
+    """Seeded random token ids of the serving shape: what ``convert`` and the whole-model
+    tuning time (the work of a pass does not depend on the tokens)."""
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, model.config.vocab_size, (batch, length), generator=generator)
+    ids = torch.randint(0, model.config.vocab_size, (batch_size, length), generator=generator)
     ids = ids.to(device)
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
             "token_type_ids": torch.zeros_like(ids)}

@@ -89,46 +89,39 @@ class _Swapper:
 
 
 @torch.no_grad()
+def _passes_s(swapper: _Swapper, config: Mapping[str, str], inputs: Mapping[str, torch.Tensor],
+              device: torch.device, bf16: bool, repeats: int = 1) -> float:
+    """Seconds for ``repeats`` forward passes of the model with ``config`` in place."""
+    from trainables.runtime import autocast, synchronize
+
+    swapper.apply(config)
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        with autocast(device, bf16):
+            swapper.model(**inputs)
+    synchronize(device)
+    return time.perf_counter() - start
+
+
 def _ratio(swapper: _Swapper, config: Mapping[str, str], dense: Mapping[str, str],
            inputs: Mapping[str, torch.Tensor], device: torch.device, bf16: bool,
            rounds: int, repeats: int = 1) -> float:
     """Median over rounds of (time of ``config``) / (time of all-dense), ``repeats`` passes
     of each per round (a pass of a tiny model is too short to time alone)."""
-    from trainables.runtime import autocast, synchronize
-
-    def passes(which: Mapping[str, str]) -> float:
-        swapper.apply(which)
-        synchronize(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            with autocast(device, bf16):
-                swapper.model(**inputs)
-        synchronize(device)
-        return time.perf_counter() - start
-
     if device.type == "cuda":  # the first pass of a new layout initialises kernels there
-        passes(config)
-    ratios = []
-    for _ in range(rounds):
-        ratios.append(passes(config) / passes(dense))
+        _passes_s(swapper, config, inputs, device, bf16)
+    ratios = [_passes_s(swapper, config, inputs, device, bf16, repeats)
+              / _passes_s(swapper, dense, inputs, device, bf16, repeats)
+              for _ in range(rounds)]
     return statistics.median(ratios)
 
 
-@torch.no_grad()
 def _repeats(swapper: _Swapper, dense: Mapping[str, str], inputs: Mapping[str, torch.Tensor],
              device: torch.device, bf16: bool) -> int:
     """Passes per timing sample so that one sample lasts at least :data:`MIN_SAMPLE_S`."""
-    from trainables.runtime import autocast, synchronize
-
-    swapper.apply(dense)
-    with autocast(device, bf16):
-        swapper.model(**inputs)  # warm-up
-    synchronize(device)
-    start = time.perf_counter()
-    with autocast(device, bf16):
-        swapper.model(**inputs)
-    synchronize(device)
-    elapsed = time.perf_counter() - start
+    _passes_s(swapper, dense, inputs, device, bf16)  # warm-up
+    elapsed = _passes_s(swapper, dense, inputs, device, bf16)
     return max(1, min(MAX_REPEATS, math.ceil(MIN_SAMPLE_S / max(elapsed, 1e-6))))
 
 
