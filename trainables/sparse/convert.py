@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -31,7 +32,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainables.sparse import native
 from trainables.sparse.kernels import DENSE
+from trainables.sparse.kernels import TILED
 from trainables.sparse.kernels import build_kernel
 from trainables.sparse.timing import MAX_DENSITY
 from trainables.sparse.timing import MIN_GAIN
@@ -88,10 +91,24 @@ def feeds_attention(name: str) -> bool:
     return name.endswith(tuple("." + LINEAR_ROLES[role] for role in HEAD_ROW_ROLES))
 
 
-def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
+def install(root: nn.Module, name: str, module: nn.Module) -> None:
+    """Put ``module`` at ``name`` in ``root``; a ``csr_tiled`` FFN-in layer takes over the
+    exact GELU that follows it (:class:`~trainables.sparse.kernels.FusedActivation`), and
+    any other kernel there gets the activation back."""
+    from trainables.sparse.kernels import FusedActivation, TiledCsrLinear, is_exact_gelu
+
     parent_name, _, attr = name.rpartition(".")
     parent = root.get_submodule(parent_name) if parent_name else root
     setattr(parent, attr, module)
+    act = getattr(parent, "intermediate_act_fn", None)  # BertIntermediate: dense, then act
+    if attr != "dense" or not isinstance(act, nn.Module):
+        return
+    original = act.original if isinstance(act, FusedActivation) else act
+    if isinstance(module, TiledCsrLinear) and is_exact_gelu(original):
+        module.activation = "gelu"
+        parent.intermediate_act_fn = FusedActivation(original)
+    elif isinstance(act, FusedActivation):
+        parent.intermediate_act_fn = original
 
 
 @torch.no_grad()
@@ -134,7 +151,7 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
         if choice.sparse_ms is not None:
             timed[name] = linear
         if choice.kernel != DENSE:
-            _set_module(model, name, build_kernel(linear, choice.kernel, feeds_attention(name)))
+            install(model, name, build_kernel(linear, choice.kernel, feeds_attention(name)))
     if tune_inputs is not None and timed:
         from trainables.sparse.kernels import candidate_kernels
         from trainables.sparse.whole_model import tune_whole_model
@@ -157,8 +174,14 @@ def apply_plan(model: nn.Module, plan: SparsePlan) -> nn.Module:
         if abs(density - record["density"]) > 1e-6:
             raise ValueError(f"{name}: density {density:.4f} differs from the plan's "
                              f"{record['density']:.4f} (weights changed since conversion?)")
-        _set_module(model, name,
-                    build_kernel(linear, record["kernel"], feeds_attention(name)))
+        kernel = record["kernel"]
+        if kernel == TILED and (reason := native.unavailable()) is not None:
+            # the same product through torch's CSR: slower, never wrong
+            warnings.warn(f"{name}: the plan's csr_tiled cannot run here ({reason}); using "
+                          "csr_addmm (run `convert` again on this machine to re-time)",
+                          stacklevel=2)
+            kernel = "csr_addmm"
+        install(model, name, build_kernel(linear, kernel, feeds_attention(name)))
     return model
 
 

@@ -79,13 +79,13 @@ class _Swapper:
         self._built: dict[tuple[str, str], nn.Module] = {}
 
     def apply(self, config: Mapping[str, str]) -> None:
-        from trainables.sparse.convert import _set_module
+        from trainables.sparse.convert import install
 
         for name, kernel in config.items():
             key = (name, kernel)
             if key not in self._built:
                 self._built[key] = build_kernel(self.originals[name], kernel, self._feeds[name])
-            _set_module(self.model, name, self._built[key])
+            install(self.model, name, self._built[key])
 
 
 @torch.no_grad()

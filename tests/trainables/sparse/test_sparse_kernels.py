@@ -10,7 +10,7 @@ from sparse_models import baked_tiny
 from torch import nn
 
 from trainables.sparse import CsrLinear, TimingCache, choose_kernel, sparsify
-from trainables.sparse import kernels, timing
+from trainables.sparse import kernels, native, timing
 
 
 @pytest.mark.parametrize("kernel", kernels.CPU_KERNELS)
@@ -20,8 +20,11 @@ def test_each_cpu_kernel_equals_the_dense_linear(kernel):
     with torch.no_grad():
         linear.weight.mul_(torch.rand_like(linear.weight) < 0.1)
     x = torch.randn(3, 7, 48)
+    if kernel == kernels.TILED and native.unavailable():
+        pytest.skip(native.unavailable())
     sparse = kernels.build_kernel(linear, kernel)
-    assert isinstance(sparse, CsrLinear) and sparse.kernel == kernel
+    assert sparse.kernel == kernel
+    assert isinstance(sparse, kernels.TiledCsrLinear if kernel == kernels.TILED else CsrLinear)
     torch.testing.assert_close(sparse(x), linear(x), atol=1e-6, rtol=1e-5)
 
 
@@ -30,7 +33,7 @@ def test_sparse_model_outputs_equal_the_dense_masked_model(tokens):
     # min_gain 0 and max_density 1: every encoder linear goes sparse, whatever the timing says
     sparse, plan = sparsify(copy.deepcopy(baked), 64, min_gain=0.0, max_density=1.0)
     assert len(plan.sparse_layers()) == len(plan.layers) == 4 * 6 + 2
-    assert sum(isinstance(m, CsrLinear) for m in sparse.modules()) == 26
+    assert sum(getattr(m, "kernel", None) in kernels.CPU_KERNELS for m in sparse.modules()) == 26
     with torch.no_grad():
         expected = baked(**tokens).logits
         got = sparse(**tokens).logits
@@ -123,6 +126,8 @@ def test_query_key_value_return_row_major_outputs_for_fused_attention(tokens):
     attention = sparse.bert.encoder.layer[0].attention
     x = torch.randn(2, 5, 32)
     assert attention.self.query(x).is_contiguous() and attention.self.value(x).is_contiguous()
-    assert attention.self.query.contiguous_output and not attention.output.dense.contiguous_output
+    csr = [kernels.build_kernel(nn.Linear(32, 32), "csr_addmm", contiguous_output=flag)
+           for flag in (True, False)]
+    assert csr[0](x).is_contiguous() and not csr[1](x).is_contiguous()
     assert feeds_attention("bert.encoder.layer.3.attention.self.key")
     assert not feeds_attention("bert.encoder.layer.3.intermediate.dense")
