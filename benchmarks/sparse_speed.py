@@ -3,7 +3,7 @@
     python benchmarks/sparse_speed.py [--sparsities 0.5,0.9,0.95,0.97] [--lengths 64,128]
         [--threads 1,2] [--batch-size 32] [--rounds 5] [--model minilm]
         [--per-matrix benchmarks/recorded/cap_soft_qqp_matrix_sparsities.json]
-        [--pruned CAP_PRUNED_MODEL_DIR ...]
+        [--pruned CAP_PRUNED_MODEL_DIR ...] [--gelu-share]
 
 For every sparsity, each of the 36 encoder matrices of MiniLM gets a magnitude mask at exactly
 that sparsity (the per-matrix pattern of CAP-m, whose top-k keeps the same fraction of every
@@ -18,7 +18,9 @@ with the per-layer verdicts alone (``per-layer``) and after the whole-model tuni
 ``--per-matrix`` adds masks with the per-matrix sparsities of real CAP-soft trials (recorded:
 attention matrices end near 0.5% density at 97%, the FFN at 2-7%), and ``--pruned`` adds
 real baked models (a CAP trial's ``pruned_model/``: its own, uneven
-per-matrix sparsities and structure) to the magnitude-masked ones.
+per-matrix sparsities and structure) to the magnitude-masked ones. ``--gelu-share`` times the
+dense model with its FFN GELU in place against the stock dense model: the part of the
+speed-up that the ``csr_tiled`` layers' fused GELU would give a dense model too.
 
 Goal: >= 1.5x at 90% and >= 2.5x at 97% on one thread, never slower than dense.
 
@@ -101,6 +103,31 @@ def measure(baked, label: str, length: int, batch_size: int, rounds: int, cache)
     return row
 
 
+def dense_gelu_share(dense_model, length: int, batch_size: int, rounds: int) -> dict:
+    """The stock dense model against itself with its FFN GELU in place: how much of a sparse
+    model's speed-up the fused GELU of ``csr_tiled`` would also give dense."""
+    import torch
+
+    from trainables.latency import paired_latency_ms
+
+    class InPlaceGelu(torch.nn.Module):
+        def forward(self, inputs):
+            return torch.ops.aten.gelu_(inputs)
+
+    fused = copy.deepcopy(dense_model)
+    for layer in fused.bert.encoder.layer:
+        layer.intermediate.intermediate_act_fn = InPlaceGelu()
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(1000, dense_model.config.vocab_size, (batch_size, length),
+                        generator=generator)
+    tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+               "token_type_ids": torch.zeros_like(ids)}
+    speed = paired_latency_ms(fused, tensors, device=torch.device("cpu"), dense=dense_model,
+                              batch_size=batch_size, rounds=rounds, warmup=1)
+    return {"model": "dense, GELU in place", "length": length, "batch_size": batch_size,
+            "threads": torch.get_num_threads(), **speed}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sparsities", default="0.5,0.9,0.95,0.97")
@@ -115,6 +142,9 @@ def main() -> None:
                         "those sparsities, matrix by matrix, are measured too")
     parser.add_argument("--pruned", nargs="*", default=[],
                         help="baked model folders (a CAP trial's pruned_model/) to measure too")
+    parser.add_argument("--gelu-share", action="store_true",
+                        help="also time the dense model with its FFN GELU in place (the "
+                        "fusion csr_tiled does) against the stock dense model")
     parser.add_argument("--out", default=str(OUT / "sparse_speed.json"))
     args = parser.parse_args()
 
@@ -137,6 +167,13 @@ def main() -> None:
         torch.set_num_threads(threads)
         cache = TimingCache(None)  # per thread count, in-process: the benchmark times afresh
         for length in [int(n) for n in args.lengths.split(",")]:
+            if args.gelu_share:
+                row = dense_gelu_share(dense_model, length, args.batch_size, args.rounds)
+                rows.append(row)
+                print(f"threads {threads} length {length:3d} dense with its GELU in place: "
+                      f"{row['speedup']:.2f}x ({row['latency_ms']:.0f} vs "
+                      f"{row['dense_latency_ms']:.0f} ms): the part of csr_tiled's speed-up "
+                      "a dense model would get from the same fusion", flush=True)
             for label, source in models:
                 if isinstance(source, (float, dict)):
                     baked = magnitude_baked(dense_model, source)

@@ -5,8 +5,10 @@ This package makes the zeros pay: every ``nn.Linear`` is timed dense against the
 kernels on the target device and keeps whichever is faster (dense wherever sparse loses, so
 the model is never slower), and the choice can be saved next to a Hugging Face folder.
 
-- :mod:`~trainables.sparse.kernels`: the sparse linears (``CsrLinear``,
+- :mod:`~trainables.sparse.kernels`: the sparse linears (``CsrLinear``, ``TiledCsrLinear``,
   ``SemiStructuredLinear``) and what the device supports;
+- :mod:`~trainables.sparse.native`: builds and calls ``spmm_tiled.c``, the ``csr_tiled`` CPU
+  kernel (compiled at first use; torch's CSR remains where it cannot be built);
 - :mod:`~trainables.sparse.timing`: dense-or-sparse by measured speed, cached per torch
   version, device and thread count;
 - :mod:`~trainables.sparse.convert`: :func:`sparsify` a model, :func:`load_sparse` a folder;
@@ -30,13 +32,14 @@ from trainables.sparse.convert import save_plan
 from trainables.sparse.convert import sparsify
 from trainables.sparse.kernels import CsrLinear
 from trainables.sparse.kernels import SemiStructuredLinear
+from trainables.sparse.kernels import TiledCsrLinear
 from trainables.sparse.kernels import semi_structured_unavailable
 from trainables.sparse.timing import TimingCache
 from trainables.sparse.timing import choose_kernel
 from trainables.sparse.timing import default_cache_dir
 
 __all__ = [
-    "PLAN_FILE", "CsrLinear", "SemiStructuredLinear", "SparsePlan", "TimingCache",
-    "apply_plan", "choose_kernel", "default_cache_dir", "load_sparse", "read_plan",
+    "PLAN_FILE", "CsrLinear", "SemiStructuredLinear", "SparsePlan", "TiledCsrLinear",
+    "TimingCache", "apply_plan", "choose_kernel", "default_cache_dir", "load_sparse", "read_plan",
     "save_plan", "semi_structured_unavailable", "sparsify",
 ]

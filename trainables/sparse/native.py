@@ -12,8 +12,11 @@ this CPU (``-O3 -march=native``) and cached as a shared library under
 the flags, the compiler and the CPU, so a cluster sharing a home directory never loads a
 library built for another CPU. Nothing here is required: without a compiler (or with
 ``PRUNESWEEP_NATIVE=0``) :func:`unavailable` says why and the sparse path keeps torch's CSR
-kernels. The call goes through ``ctypes``, which releases the GIL, so with N torch threads
-the tokens are split over N-1 pool threads and the caller.
+kernels. The kernel is built with OpenMP where that compiles and loads: loaded after torch,
+its ``libgomp.so.1`` is the one torch already loaded, so both share one thread pool (a
+second OpenMP runtime would spin against torch's); the tiles are split over torch's thread
+count. Without OpenMP, the tokens are split over Python threads instead (``ctypes`` releases
+the GIL).
 
 Example:
     >>> if unavailable() is None:                                # doctest: +SKIP
@@ -60,10 +63,10 @@ def _compiler() -> str | None:
     return shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
 
 
-def _build(compiler: str) -> Path:
+def _build(compiler: str, flags: tuple[str, ...] = FLAGS) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
                              timeout=30).stdout
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version,
+    key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(flags), version,
                                     _cpu_signature()]).encode()).hexdigest()[:16]
     directory = Path(os.environ.get(DIR_ENV) or Path.home() / ".cache" / "prunesweep" / "native")
     target = directory / f"spmm_tiled-{key}.so"
@@ -74,7 +77,7 @@ def _build(compiler: str) -> Path:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".spmm_tiled-", suffix=".so")
     os.close(fd)
     try:
-        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", tmp],
+        done = subprocess.run([compiler, *flags, str(SOURCE), "-o", tmp],
                               capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise OSError(f"{compiler} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
@@ -95,18 +98,28 @@ def _load() -> ctypes.CDLL | str:
         if "error" in _state:
             return str(_state["error"])
         compiler = _compiler()
-        try:
-            if compiler is None:
-                raise OSError("no C compiler found ($CC, cc or gcc)")
-            lib = ctypes.CDLL(str(_build(compiler)))
-        except (OSError, subprocess.SubprocessError) as error:
-            _state["error"] = f"csr_tiled kernel unavailable: {error}"
+        lib = None
+        errors = []
+        # OpenMP first: loaded after torch, its libgomp.so.1 resolves to the one torch
+        # already loaded, so the kernel shares torch's thread pool; else plain C, and the
+        # tokens are split over Python threads instead
+        for flags in ((*FLAGS, "-fopenmp"), FLAGS):
+            try:
+                if compiler is None:
+                    raise OSError("no C compiler found ($CC, cc or gcc)")
+                lib = ctypes.CDLL(str(_build(compiler, flags)))
+                break
+            except (OSError, subprocess.SubprocessError) as error:
+                errors.append(str(error))
+        if lib is None:
+            _state["error"] = f"csr_tiled kernel unavailable: {errors[-1]}"
             return str(_state["error"])
         pointer, size = ctypes.c_void_p, ctypes.c_int64
         lib.prunesweep_spmm_tiled.argtypes = [pointer, size, size, size, pointer, pointer,
-                                              pointer, pointer, pointer]
+                                              pointer, pointer, pointer, ctypes.c_int]
         lib.prunesweep_spmm_tiled.restype = ctypes.c_int
         lib.prunesweep_spmm_tile_rows.restype = ctypes.c_int
+        lib.prunesweep_spmm_threaded.restype = ctypes.c_int
         _state["lib"] = lib
         return lib
 
@@ -142,23 +155,33 @@ def spmm_tiled(inputs: torch.Tensor, rowptr: torch.Tensor, col: torch.Tensor,
     lib = _load()
     if isinstance(lib, str):
         raise RuntimeError(lib)
+    if inputs.dtype != torch.float32 or not inputs.is_contiguous() or inputs.device.type != "cpu":
+        raise ValueError("csr_tiled takes a contiguous float32 CPU input, but got "
+                         f"{inputs.dtype} on {inputs.device} (contiguous: "
+                         f"{inputs.is_contiguous()})")
     tokens, in_features = inputs.shape
     out = torch.empty(tokens, out_features, dtype=torch.float32)
     if tokens == 0:
         return out
     threads = max(1, threads or torch.get_num_threads())
+    bias_ptr = bias.data_ptr() if bias is not None else None
+    if lib.prunesweep_spmm_threaded():  # OpenMP splits the tiles in C
+        if lib.prunesweep_spmm_tiled(inputs.data_ptr(), tokens, in_features, out_features,
+                                     rowptr.data_ptr(), col.data_ptr(), val.data_ptr(),
+                                     bias_ptr, out.data_ptr(), threads):
+            raise MemoryError("csr_tiled: could not allocate its tile buffer")
+        return out
     tile = lib.prunesweep_spmm_tile_rows()
     tiles = -(-tokens // tile)
     chunks = min(threads, tiles)
     per = -(-tiles // chunks) * tile
-    bias_ptr = bias.data_ptr() if bias is not None else None
 
     def run(start: int) -> int:
         rows = min(per, tokens - start)
         return lib.prunesweep_spmm_tiled(
             inputs.data_ptr() + start * in_features * 4, rows, in_features, out_features,
             rowptr.data_ptr(), col.data_ptr(), val.data_ptr(), bias_ptr,
-            out.data_ptr() + start * out_features * 4)
+            out.data_ptr() + start * out_features * 4, 1)
 
     starts = list(range(0, tokens, per))
     pool = _executor(threads - 1) if chunks > 1 else None

@@ -10,8 +10,8 @@
  * data in cache, independent accumulators (UNROLL) to hide the FMA latency, and no gathers.
  * Eight output features are transposed back at a time, so y is written in 32-byte runs.
  *
- * Plain GNU C (vector extensions), compiled at first use with -O3 -march=native by
- * trainables/sparse/native.py; one thread per call (the caller splits the tokens). */
+ * Plain GNU C (vector extensions), compiled at first use with -O3 -march=native (and
+ * -fopenmp where that builds and loads) by trainables/sparse/native.py. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -64,19 +64,43 @@ static void one_tile(const float *x, int64_t rows, int64_t in, int64_t out,
   }
 }
 
-/* Rows [0, tokens) of x (tokens x in) to y (tokens x out). Returns 0, or 1 when the tile
+/* Rows [0, tokens) of x (tokens x in) to y (tokens x out), the tiles split over `threads`
+ * OpenMP threads when built with -fopenmp (the process's libgomp, the one torch loaded: one
+ * thread pool, no second runtime spinning against torch's). Returns 0, or 1 when a tile
  * buffer cannot be allocated. */
 int prunesweep_spmm_tiled(const float *x, int64_t tokens, int64_t in, int64_t out,
                           const int64_t *rowptr, const int32_t *col, const float *val,
-                          const float *bias, float *y) {
-  vec *packed = aligned_alloc(64, ((in * VECS * sizeof(vec) + 63) / 64) * 64);
-  if (!packed) return 1;
-  for (int64_t t0 = 0; t0 < tokens; t0 += TILE) {
-    int64_t rows = tokens - t0 < TILE ? tokens - t0 : TILE;
-    one_tile(x + t0 * in, rows, in, out, rowptr, col, val, bias, y + t0 * out, packed);
+                          const float *bias, float *y, int threads) {
+  const int64_t tiles = (tokens + TILE - 1) / TILE;
+  int failed = 0;
+  (void)threads;
+#ifdef _OPENMP
+  #pragma omp parallel num_threads(threads > 0 ? threads : 1) reduction(|| : failed)
+#endif
+  {
+    vec *packed = aligned_alloc(64, ((in * VECS * sizeof(vec) + 63) / 64) * 64);
+    if (!packed) failed = 1;
+#ifdef _OPENMP
+    #pragma omp for schedule(static)
+#endif
+    for (int64_t i = 0; i < tiles; i++) {
+      if (!packed) continue;
+      const int64_t t0 = i * TILE;
+      const int64_t rows = tokens - t0 < TILE ? tokens - t0 : TILE;
+      one_tile(x + t0 * in, rows, in, out, rowptr, col, val, bias, y + t0 * out, packed);
+    }
+    free(packed);
   }
-  free(packed);
-  return 0;
+  return failed;
 }
 
 int prunesweep_spmm_tile_rows(void) { return TILE; }
+
+/* 1 when built with OpenMP (the call splits its own tiles), else 0 (the caller splits). */
+int prunesweep_spmm_threaded(void) {
+#ifdef _OPENMP
+  return 1;
+#else
+  return 0;
+#endif
+}

@@ -173,3 +173,26 @@ def test_a_cached_verdict_without_a_kernel_is_timed_again(monkeypatch):
     assert len(calls) == (1 if kernels.TILED in available else 0)
     assert kernels.TILED in cache.get(key)["ms"] or kernels.TILED not in available
     assert choice.kernel in ("dense", *available)
+
+
+@needs_native
+def test_without_openmp_the_tokens_are_split_over_python_threads(monkeypatch):
+    import ctypes
+
+    plain = ctypes.CDLL(str(native._build(native._compiler(), native.FLAGS)))
+    assert plain.prunesweep_spmm_threaded() == 0
+    loaded = native._load()
+    for name in ("prunesweep_spmm_tiled", "prunesweep_spmm_tile_rows",
+                 "prunesweep_spmm_threaded"):  # the same signatures as the loaded build
+        function = getattr(plain, name)
+        function.argtypes = getattr(loaded, name).argtypes
+        function.restype = getattr(loaded, name).restype
+    monkeypatch.setattr(native, "_state", {"lib": plain})
+    linear = _pruned_linear(96, 40, keep=0.1)
+    tiled = kernels.build_kernel(linear, kernels.TILED)
+    for tokens in (1, 33, 200):
+        x = torch.randn(tokens, 96)
+        for threads in (1, 2, 5):
+            got = native.spmm_tiled(x, tiled.rowptr, tiled.col, tiled.val, tiled.bias, 40,
+                                    threads=threads)
+            torch.testing.assert_close(got, linear(x), atol=1e-5, rtol=1e-5)
