@@ -3,8 +3,9 @@
 torch's CSR matmul runs a linear transposed and returns a column-major product; on MiniLM at
 90% sparsity it is 1.0-1.6x faster than dense per layer, and the copies it causes around it
 eat most of that in the whole model. ``spmm_tiled.c`` computes ``x W^T + b`` on torch's
-row-major layouts, 2.5-3.5x faster than dense at 90% and 5-6x at 97% (one thread, this
-project's CPU; see the C file for how).
+row-major layouts: per layer 1.9-3.8x faster than dense at 90% and 2.6-8x at 97%, and the
+whole MiniLM 2.3-2.7x at 90%, 3.5x at 97% (one thread, this project's CPU; see the C file
+for how, ``benchmarks/sparse_kernels.py`` and ``benchmarks/sparse_speed.py`` for the figures).
 
 The kernel is compiled at first use with the system C compiler (``$CC``, else ``cc``) for
 this CPU (``-O3 -march=native``) and cached as a shared library under
