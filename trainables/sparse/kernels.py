@@ -101,6 +101,9 @@ class CsrLinear(nn.Module):
 class TiledCsrLinear(nn.Module):
     """``F.linear`` through the ``csr_tiled`` C kernel; inference only, CPU, float32.
 
+    Built in eval mode; in training mode with gradients wanted it refuses to run, rather
+    than return a result no gradient flows through.
+
     Under autocast the input is computed in float32 and the result cast to the autocast dtype
     (what a dense linear would return there), like :class:`CsrLinear`.
     """
@@ -134,9 +137,15 @@ class TiledCsrLinear(nn.Module):
         self.register_buffer("val", csr.values().contiguous(), persistent=False)
         bias = linear.bias.detach().float().contiguous() if linear.bias is not None else None
         self.register_buffer("bias", bias, persistent=False)
+        self.eval()
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         from trainables.sparse.native import spmm_tiled
+
+        if self.training and torch.is_grad_enabled() and inputs.requires_grad:
+            # no gradient flows through the C kernel: training on would be silently wrong
+            raise RuntimeError("csr_tiled layers are inference-only (no gradients): call "
+                               ".eval(), or fine-tune the dense Hugging Face folder instead")
 
         flat = inputs.reshape(-1, self.in_features).to(torch.float32).contiguous()
         out = spmm_tiled(flat, self.rowptr, self.col, self.val, self.bias, self.out_features)

@@ -196,3 +196,16 @@ def test_without_openmp_the_tokens_are_split_over_python_threads(monkeypatch):
             got = native.spmm_tiled(x, tiled.rowptr, tiled.col, tiled.val, tiled.bias, 40,
                                     threads=threads)
             torch.testing.assert_close(got, linear(x), atol=1e-5, rtol=1e-5)
+
+
+@needs_native
+def test_training_through_tiled_is_refused_not_silently_gradient_free():
+    linear = _pruned_linear(16, 8, keep=0.3)
+    tiled = kernels.build_kernel(linear, kernels.TILED)
+    x = torch.randn(4, 16, requires_grad=True)
+    assert not tiled.training and tiled(x).shape == (4, 8)  # eval: inference with grad on
+    tiled.train()
+    with pytest.raises(RuntimeError, match="inference-only"):
+        tiled(x)
+    with torch.no_grad():
+        assert tiled(x).shape == (4, 8)
