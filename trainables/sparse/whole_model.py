@@ -10,7 +10,8 @@ sparsity, length 128, one thread: 30 of 38 linears won alone and the model as a 
 1. the layers are grouped by role (query/key/value, attention output, FFN in, FFN out),
    because layers of one role share shapes and neighbours;
 2. greedily, group by group, every kernel (dense included) is tried for the whole group and
-   kept if the model gets faster; each candidate is timed in alternation with the all-dense
+   kept if the model gets faster (skipped when every layer's kernel returns a row-major
+   product, as ``csr_tiled`` does: then there are no layout interactions to tune); each candidate is timed in alternation with the all-dense
    model, and compared by the median of the per-round ratios (robust to load drifting);
 3. the verdict, timed afresh over :data:`VERIFY_ROUNDS` rounds: the search's result against
    the per-layer choice it started from (on a loaded machine a search can wander on noise),
@@ -38,6 +39,7 @@ import torch
 from torch import nn
 
 from trainables.sparse.kernels import DENSE
+from trainables.sparse.kernels import TILED
 from trainables.sparse.kernels import build_kernel
 
 # The tuned model must beat its all-dense self by this factor, else it is served dense.
@@ -52,6 +54,9 @@ MIN_STEP_GAIN = 0.02
 # Rounds of the final check that decides sparse or dense (independent of the search, whose
 # best candidate is biased towards a lucky timing).
 VERIFY_ROUNDS = 5
+# Kernels that return their product in the layout a dense linear does (row-major): layers
+# on these do not change what their neighbours see, so the group search has nothing to tune.
+ROW_MAJOR_KERNELS = (DENSE, TILED, "semi_structured")
 # Roles in the order they are tuned: the FFN holds two thirds of the weights.
 GROUP_ORDER = ("ffn_in", "ffn_out", "attention_output", "qkv")
 
@@ -172,6 +177,13 @@ def tune_whole_model(model: nn.Module, originals: Mapping[str, nn.Linear],
     for name in originals:
         groups.setdefault(role_group(name) or "other", []).append(name)
     order = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
+    if all(kernel in ROW_MAJOR_KERNELS for kernel in config.values()):
+        # nothing for the search to find: it exists for the layouts torch's CSR changes, and
+        # with csr_tiled it never moved above 88% sparsity (benchmarks/recorded/
+        # sparse_speed_tiled_2026-11-30) while costing 20-80 s per conversion; the verdict
+        # below still times the choice against dense
+        tuning["search"] = "skipped: every layer's product is row-major, as dense's is"
+        order = []
     for group in order:
         for kernel in (DENSE, *kernels):
             candidate = {**config, **{name: kernel for name in groups[group]}}

@@ -10,7 +10,7 @@ import torch
 from sparse_models import baked_tiny
 
 from trainables.sparse import CsrLinear, sparsify
-from trainables.sparse import kernels, whole_model
+from trainables.sparse import kernels, native, timing, whole_model
 from trainables.sparse.convert import SparsePlan
 
 
@@ -38,7 +38,7 @@ def test_tuned_model_equals_the_dense_masked_model(tokens):
         if record["kernel"] == kernels.DENSE:
             assert type(module) is torch.nn.Linear
         else:
-            assert isinstance(module, CsrLinear) and module.kernel == record["kernel"]
+            assert module.kernel == record["kernel"]
     with torch.no_grad():
         torch.testing.assert_close(sparse(**tokens).logits, baked(**tokens).logits,
                                    atol=1e-5, rtol=1e-4)
@@ -70,6 +70,7 @@ def test_slower_as_a_whole_goes_back_to_dense(tokens, monkeypatch):
 
 
 def test_a_group_is_switched_when_the_whole_model_gets_faster(tokens, monkeypatch):
+    monkeypatch.setenv(native.DISABLE_ENV, "0")  # torch's CSR: the search runs
     # the FFN output layers are fastest on csr_addmm, everything else loses sparse
     def ratio_of(config):
         ratio = 1.0
@@ -117,6 +118,7 @@ def test_bad_rounds_are_named(tokens):
 
 
 def test_a_search_misled_by_noise_keeps_the_per_layer_choice(tokens, monkeypatch):
+    monkeypatch.setenv(native.DISABLE_ENV, "0")  # torch's CSR: the search runs
     # the search's two-round timings say "all FFN-in dense" is faster; the verdict's
     # VERIFY_ROUNDS timing says the per-layer choice is
     def is_per_layer(config):
@@ -136,3 +138,23 @@ def test_a_search_misled_by_noise_keeps_the_per_layer_choice(tokens, monkeypatch
     assert plan.tuning["steps"], "the search should have moved"
     assert plan.tuning["kept_per_layer"] is True and plan.tuning["ratio"] == 0.6
     assert len(plan.sparse_layers()) == 26
+
+
+@pytest.mark.skipif(native.unavailable() is not None, reason=str(native.unavailable()))
+def test_row_major_choices_skip_the_search_but_not_the_verdict(tokens, monkeypatch):
+    # every layer's only sparse candidate is csr_tiled (row-major): only the per-layer
+    # ratio and the verdict are timed, and a model slower as a whole still goes back to dense
+    timed = []
+
+    def fake(swapper, config, dense, inputs, device, bf16, rounds, repeats=1):
+        timed.append(rounds)
+        swapper.apply(config)
+        return 1.2
+
+    monkeypatch.setattr(whole_model, "_ratio", fake)
+    monkeypatch.setattr(timing, "candidate_kernels", lambda weight: ((kernels.TILED,), {}))
+    _, plan = sparsify(copy.deepcopy(baked_tiny(keep=0.1)), 64, min_gain=0.0,
+                       max_density=1.0, tune_inputs=tokens)
+    assert plan.tuning["search"].startswith("skipped") and plan.tuning["steps"] == []
+    assert timed == [2, whole_model.VERIFY_ROUNDS]  # per-layer ratio, then the verdict
+    assert plan.tuning["kept_dense"] is True and plan.sparse_layers() == []
