@@ -71,6 +71,17 @@ def encoder_sparsity(model) -> float:
     return zeros / total
 
 
+def serving_tensors(model, batch_size: int, length: int) -> dict:
+    """A seeded batch of ``batch_size`` full-length rows (ids above the special tokens)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(1000, model.config.vocab_size, (batch_size, length),
+                        generator=generator)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+            "token_type_ids": torch.zeros_like(ids)}
+
+
 def measure(baked, label: str, length: int, batch_size: int, rounds: int, cache) -> dict:
     """``baked`` in its chosen storage against itself dense, per-layer choice and tuned."""
     import torch
@@ -78,11 +89,7 @@ def measure(baked, label: str, length: int, batch_size: int, rounds: int, cache)
     from trainables.latency import paired_latency_ms
     from trainables.sparse import sparsify
 
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(1000, baked.config.vocab_size, (batch_size, length),
-                        generator=generator)
-    tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-               "token_type_ids": torch.zeros_like(ids)}
+    tensors = serving_tensors(baked, batch_size, length)
     row: dict = {"model": label, "measured_sparsity": encoder_sparsity(baked),
                  "length": length, "batch_size": batch_size,
                  "threads": torch.get_num_threads()}
@@ -117,11 +124,7 @@ def dense_gelu_share(dense_model, length: int, batch_size: int, rounds: int) -> 
     fused = copy.deepcopy(dense_model)
     for layer in fused.bert.encoder.layer:
         layer.intermediate.intermediate_act_fn = InPlaceGelu()
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(1000, dense_model.config.vocab_size, (batch_size, length),
-                        generator=generator)
-    tensors = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-               "token_type_ids": torch.zeros_like(ids)}
+    tensors = serving_tensors(dense_model, batch_size, length)
     speed = paired_latency_ms(fused, tensors, device=torch.device("cpu"), dense=dense_model,
                               batch_size=batch_size, rounds=rounds, warmup=1)
     return {"model": "dense, GELU in place", "length": length, "batch_size": batch_size,

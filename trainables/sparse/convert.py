@@ -35,7 +35,10 @@ from torch import nn
 from trainables.sparse import native
 from trainables.sparse.kernels import DENSE
 from trainables.sparse.kernels import TILED
+from trainables.sparse.kernels import FusedActivation
+from trainables.sparse.kernels import TiledCsrLinear
 from trainables.sparse.kernels import build_kernel
+from trainables.sparse.kernels import is_exact_gelu
 from trainables.sparse.timing import MAX_DENSITY
 from trainables.sparse.timing import MIN_GAIN
 from trainables.sparse.timing import TimingCache
@@ -95,8 +98,6 @@ def install(root: nn.Module, name: str, module: nn.Module) -> None:
     """Put ``module`` at ``name`` in ``root``; a ``csr_tiled`` FFN-in layer takes over the
     exact GELU that follows it (:class:`~trainables.sparse.kernels.FusedActivation`), and
     any other kernel there gets the activation back."""
-    from trainables.sparse.kernels import FusedActivation, TiledCsrLinear, is_exact_gelu
-
     parent_name, _, attr = name.rpartition(".")
     parent = root.get_submodule(parent_name) if parent_name else root
     setattr(parent, attr, module)

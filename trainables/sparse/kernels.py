@@ -43,6 +43,16 @@ CUDA_KERNELS = ("semi_structured",)
 KERNELS = (DENSE, *CPU_KERNELS, *CUDA_KERNELS)
 
 
+def _as_dense_returns(out: torch.Tensor, inputs: torch.Tensor, out_features: int) -> torch.Tensor:
+    """``out`` (tokens x out_features) in the dtype and shape a dense linear would return for
+    ``inputs``: the autocast dtype under autocast, so a sparse query meets a dense key in the
+    same dtype inside attention."""
+    device_type = inputs.device.type
+    dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(
+        device_type) else inputs.dtype
+    return out.to(dtype).reshape(*inputs.shape[:-1], out_features)
+
+
 class CsrLinear(nn.Module):
     """``F.linear`` with the weight stored in CSR (``torch.sparse_csr``); inference only.
 
@@ -85,11 +95,7 @@ class CsrLinear(nn.Module):
             out = torch.addmm(self.bias_column, self.weight_csr, columns).t()
         if self.contiguous_output:
             out = out.contiguous()
-        # the dtype a dense linear would return, so a sparse query meets a dense key in the
-        # same dtype inside attention
-        dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(
-            device_type) else inputs.dtype
-        return out.to(dtype).reshape(*inputs.shape[:-1], self.out_features)
+        return _as_dense_returns(out, inputs, self.out_features)
 
     def extra_repr(self) -> str:
         nnz = self.weight_csr.values().numel()
@@ -125,7 +131,8 @@ class TiledCsrLinear(nn.Module):
             raise ValueError(reason)
         weight = linear.weight.detach()
         if weight.device.type != "cpu":
-            raise ValueError(f"the csr_tiled kernel runs on the CPU (weight is on {weight.device})")
+            raise ValueError("the csr_tiled kernel runs on the CPU "
+                             f"(weight is on {weight.device})")
         self.in_features, self.out_features = linear.in_features, linear.out_features
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -151,10 +158,7 @@ class TiledCsrLinear(nn.Module):
         out = spmm_tiled(flat, self.rowptr, self.col, self.val, self.bias, self.out_features)
         if self.activation == "gelu":
             torch.ops.aten.gelu_(out)  # ``out`` is this call's own buffer: in place is safe
-        device_type = inputs.device.type
-        dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(
-            device_type) else inputs.dtype
-        return out.to(dtype).reshape(*inputs.shape[:-1], self.out_features)
+        return _as_dense_returns(out, inputs, self.out_features)
 
     def extra_repr(self) -> str:
         density = self.val.numel() / (self.in_features * self.out_features)

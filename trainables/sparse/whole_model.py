@@ -10,9 +10,10 @@ sparsity, length 128, one thread: 30 of 38 linears won alone and the model as a 
 1. the layers are grouped by role (query/key/value, attention output, FFN in, FFN out),
    because layers of one role share shapes and neighbours;
 2. greedily, group by group, every kernel (dense included) is tried for the whole group and
-   kept if the model gets faster (skipped when every layer's kernel returns a row-major
-   product, as ``csr_tiled`` does: then there are no layout interactions to tune); each candidate is timed in alternation with the all-dense
-   model, and compared by the median of the per-round ratios (robust to load drifting);
+   kept if the model gets faster; each candidate is timed in alternation with the all-dense
+   model, and compared by the median of the per-round ratios (robust to load drifting).
+   Skipped when every layer's kernel returns a row-major product, as dense and
+   ``csr_tiled`` do: then there are no layout interactions to tune;
 3. the verdict, timed afresh over :data:`VERIFY_ROUNDS` rounds: the search's result against
    the per-layer choice it started from (on a loaded machine a search can wander on noise),
    the faster of the two kept; and the guard: unless it beats dense by
@@ -38,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainables.sparse.kernels import CUDA_KERNELS
 from trainables.sparse.kernels import DENSE
 from trainables.sparse.kernels import TILED
 from trainables.sparse.kernels import build_kernel
@@ -56,7 +58,7 @@ MIN_STEP_GAIN = 0.02
 VERIFY_ROUNDS = 5
 # Kernels that return their product in the layout a dense linear does (row-major): layers
 # on these do not change what their neighbours see, so the group search has nothing to tune.
-ROW_MAJOR_KERNELS = (DENSE, TILED, "semi_structured")
+ROW_MAJOR_KERNELS = (DENSE, TILED, *CUDA_KERNELS)
 # Roles in the order they are tuned: the FFN holds two thirds of the weights.
 GROUP_ORDER = ("ffn_in", "ffn_out", "attention_output", "qkv")
 
@@ -183,7 +185,7 @@ def tune_whole_model(model: nn.Module, originals: Mapping[str, nn.Linear],
         # sparse_speed_tiled_2026-11-30) while costing 20-80 s per conversion; the verdict
         # below still times the choice against dense
         tuning["search"] = "skipped: every layer's product is row-major, as dense's is"
-        order = []
+        order.clear()
     for group in order:
         for kernel in (DENSE, *kernels):
             candidate = {**config, **{name: kernel for name in groups[group]}}
