@@ -53,8 +53,8 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, help="fractions allowed (default: 1 if "
                    "the cluster has GPUs, else 0)")
-    p.add_argument("--sampler", help="tpe | nsga2 | gp | random | qmc (default: the space's, "
-                   "chosen by the search-efficiency benchmark; list-spaces shows it)")
+    p.add_argument("--sampler", help="tpe | nsga2 | nsga3 | gp | random | qmc (default: the "
+                   "space's, chosen by the search-efficiency benchmark; list-spaces shows it)")
     p.add_argument("--seed", type=int, help="seed of the Optuna sampler")
     p.add_argument("--warm-start", metavar="EXPERIMENT",
                    help="seed the study with the finished trials of an earlier experiment of "

@@ -31,7 +31,7 @@ def check_sampler(name: str, constrained: bool = False) -> None:
     if constrained and name in ("random", "qmc"):
         # Neither reads a trial's constraint values: infeasible points would be proposed
         # as often as feasible ones.
-        raise UsageError(f"the {name} sampler ignores constraints; use tpe, nsga2 or gp")
+        raise UsageError(f"the {name} sampler ignores constraints; use tpe, nsga2, nsga3 or gp")
 
 
 @dataclass(frozen=True)

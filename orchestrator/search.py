@@ -43,22 +43,28 @@ def make_sampler(name: str, seed: int | None, num_objectives: int,
     Constraints need no ``constraints_func`` (deprecated in Optuna 5): the searcher sets
     them on each trial and TPE, NSGA-II and GP read them from there.
     """
+    import warnings
+
     import optuna
 
     check_sampler(name, constrained)
     if name == "tpe":
         # constant_liar penalises running trials, so parallel trials spread out.
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population or 8)
+    if name in ("nsga2", "nsga3"):
+        # Optuna 5.1's genetic samplers hold a lock Ray cannot pickle: ours recreate it.
+        from orchestrator.sampler_pickling import NSGAIIISampler, NSGAIISampler
+
+        cls = NSGAIISampler if name == "nsga2" else NSGAIIISampler
+        with warnings.catch_warnings():  # NSGA-III: "experimental" since Optuna 3.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(seed=seed, population_size=population or 8)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     # qmc: a space-filling design (scrambled Sobol, seeded): what recorded benchmark tables
     # use. Like random it ignores constraints; categoricals fall back to random draws.
-    import warnings
-
     with warnings.catch_warnings():  # "experimental" since Optuna 3.0; stable in use
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed,

@@ -27,7 +27,7 @@ from search_spaces.profiles import PROFILES, profile_settings
 MODES = ("max", "min")
 # The Optuna samplers launch can build (orchestrator.launch_options.SAMPLERS imports this:
 # search_spaces does not import the orchestrator).
-SAMPLER_NAMES = ("tpe", "nsga2", "gp", "random", "qmc")
+SAMPLER_NAMES = ("tpe", "nsga2", "nsga3", "gp", "random", "qmc")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

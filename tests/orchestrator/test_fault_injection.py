@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 from ray.cluster_utils import Cluster
 
 from analysis import schema as S
 from tests.orchestrator.helpers import (
-    lost_and_duplicated, result_rows, start_cli, trial_processes, wait_for,
+    cli_env, lost_and_duplicated, result_rows, start_cli, trial_processes, wait_for,
 )
 
 
@@ -40,9 +42,31 @@ def _two_node_cluster() -> tuple[Cluster, object]:
     return cluster, worker
 
 
-def test_two_node_sweep_uses_both_nodes(tmp_path):
+_HOLD_A_CPU = """
+import sys, ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+ray.init(address=sys.argv[1])
+
+@ray.remote(num_cpus=1)
+class Hold:
+    def ready(self):
+        return True
+
+hold = Hold.options(name="hold-head-cpu", lifetime="detached",
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(sys.argv[2], soft=False))
+ray.get(hold.remote().ready.remote(), timeout=120)
+"""
+
+
+def test_trials_on_a_worker_node_report_their_rows_and_node(tmp_path):
+    # The scheduler promises where a trial *can* run, not that it spreads: with a free CPU on
+    # both nodes, a loaded machine ran all trials on the head (the worker's placement came
+    # late). So the head's only CPU is held by a detached actor for the whole sweep, and
+    # every trial must run on the worker while the driver stays on the head.
     cluster, worker = _two_node_cluster()
     try:
+        subprocess.run([sys.executable, "-c", _HOLD_A_CPU, cluster.address,
+                        cluster.head_node.node_id], check=True, timeout=180, env=cli_env())
         storage, name, n = tmp_path / "exps", "two-nodes", 4
         proc = start_cli("launch", "--space", "calibrate", "--num-samples", str(n),
                          "--storage", str(storage), "--name", name, "--address",
@@ -51,8 +75,7 @@ def test_two_node_sweep_uses_both_nodes(tmp_path):
         assert proc.wait(300) == 0, (tmp_path / "launch.log").read_text()[-3000:]
         df = result_rows(storage / name)
         assert lost_and_duplicated(df, n) == (0, 0)
-        assert df[S.NODE].nunique() == 2
-        assert worker.node_id in set(df[S.NODE])
+        assert set(df[S.NODE]) == {worker.node_id}
     finally:
         cluster.shutdown()
 

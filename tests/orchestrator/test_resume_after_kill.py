@@ -48,3 +48,32 @@ def test_sigkill_driver_then_resume(tmp_path):
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert {t.user_attrs["tune_trial_id"] for t in complete} == tune_trials
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_an_nsga2_sweep_killed_and_resumed_continues_its_study(tmp_path):
+    # Optuna 5.1's NSGA-II holds a lock: the searcher Ray checkpoints must still pickle, and
+    # the resumed sampler must go on from the study's generations.
+    storage, name, n = tmp_path / "exps", "nsga", 10  # population 8: generations 0 and 1
+    exp = storage / name
+    common = ["--storage", str(storage), "--no-dashboard", "--num-cpus", "1"]
+    proc = start_cli("launch", "--space", "calibrate", "--sampler", "nsga2", "--seed", "0",
+                     "--num-samples", str(n), "--name", name, "--no-early-stop",
+                     "--set", "work_s=1", "--set", "num_reports=2", *common,
+                     log=tmp_path / "launch.log")
+
+    def finished_trials() -> int:
+        rows = list((exp / "_rows").glob("*.parquet"))
+        return len(rows) >= 2 and int(result_rows(exp)[S.IS_FINAL].sum())
+
+    wait_for(lambda: finished_trials() >= 2, 240, "two finished trials")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert result_rows(exp)[S.IS_FINAL].sum() < n, "the sweep finished before the kill"
+
+    proc = start_cli("resume", name, *common, log=tmp_path / "resume.log")
+    assert proc.wait(400) == 0, (tmp_path / "resume.log").read_text()[-3000:]
+    study = study_of(exp)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == n
+    generations = [t.system_attrs["NSGAIISampler:generation"] for t in complete]
+    assert generations == [0] * 8 + [1] * 2, generations

@@ -58,7 +58,7 @@ def test_scheduler_judges_only_after_sparsity_settles():
     assert sched.decide("d", dict(good, score=0.5, weight_sparsity=0.51)) == "STOP"
 
 
-@pytest.mark.parametrize("sampler", ["nsga2", "gp", "random", "qmc"])
+@pytest.mark.parametrize("sampler", ["nsga2", "nsga3", "gp", "random", "qmc"])
 def test_samplers(ray_local, tmp_path, sampler):
     assert _launch(tmp_path, sampler, "--num-samples", "2", "--sampler", sampler,
                    "--seed", "0", "--no-early-stop") == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import optuna
+import pytest
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from orchestrator.search import SweepSearch
+from orchestrator.search import SAMPLERS, SweepSearch
 
 
 def _define(trial) -> None:
@@ -58,3 +61,61 @@ def test_a_multi_objective_trial_the_study_already_pruned_stays_pruned(tmp_path)
     searcher.on_trial_complete("a", {"score": 0.7, "weight_sparsity": 0.5, "is_final": True})
 
     assert _study(journal).trials[0].state == optuna.trial.TrialState.PRUNED
+
+
+def _sweep_searcher(journal: str, sampler_name: str) -> SweepSearch:
+    from orchestrator.search import make_sampler
+
+    storage = JournalStorage(JournalFileBackend(journal))
+    return SweepSearch(space=_define, metric=["score", "weight_sparsity"], mode=["max", "max"],
+                       storage=storage, study_name="s", seed=0,
+                       sampler=make_sampler(sampler_name, 0, 2, constrained=False,
+                                            population=2))
+
+
+def _run_trials(searcher: SweepSearch, ids: list[str]) -> None:
+    for trial_id in ids:
+        config = searcher.suggest(trial_id)
+        assert config is not None and 0.0 <= config["x"] <= 1.0
+        searcher.on_trial_complete(trial_id, {"score": config["x"],
+                                              "weight_sparsity": 1 - config["x"] ** 2,
+                                              "is_final": True})
+
+
+@pytest.mark.parametrize("sampler_name", SAMPLERS)
+def test_every_sampler_survives_the_searcher_checkpoint_and_continues_its_study(
+        tmp_path, sampler_name):
+    # Ray pickles the searcher when the Tuner is built and at every searcher checkpoint
+    # (searcher-state-*.pkl); Optuna 5.1's NSGA-II/III hold a lock that does not pickle.
+    journal = str(tmp_path / "optuna.journal")
+    searcher = _sweep_searcher(journal, sampler_name)
+    _run_trials(searcher, ["a", "b", "c", "d", "e"])  # population 2: generations 0, 1, 2
+    pickle.loads(pickle.dumps(searcher))  # as tune.Tuner(...) does
+    searcher.save(str(tmp_path / "searcher-state.pkl"))
+
+    restored = _sweep_searcher(journal, sampler_name)
+    restored.restore(str(tmp_path / "searcher-state.pkl"))
+    _run_trials(restored, ["f", "g", "h"])
+    trials = _study(journal).trials
+    assert [t.user_attrs["tune_trial_id"] for t in trials] == list("abcdefgh")
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    if sampler_name.startswith("nsga"):
+        # The genetic sampler goes on from the study's generations, not from scratch (our
+        # picklable classes keep Optuna's names, so the study's generation key is Optuna's).
+        key = f"{type(restored._sampler).__name__}:generation"
+        generations = [t.system_attrs[key] for t in trials]
+        assert generations == sorted(generations) and generations[-1] >= 2, generations
+
+
+def test_a_restored_genetic_sampler_has_a_fresh_lock_and_rebuilds_its_cache(tmp_path):
+    import threading
+
+    from orchestrator.search import make_sampler
+
+    sampler = make_sampler("nsga2", 0, 2, constrained=False)
+    sampler._cached_study_id = 7
+    with sampler._thread_lock:  # held while pickled: the copy must not inherit it
+        copy = pickle.loads(pickle.dumps(sampler))
+    assert isinstance(copy._thread_lock, type(threading.Lock()))
+    assert copy._thread_lock.acquire(blocking=False)
+    assert copy._cached_study_id is None

@@ -104,10 +104,21 @@ def test_training_trajectory_is_the_same_with_the_caches_on_and_off(tmp_path, mo
     assert loss_on == pytest.approx(loss_off, rel=1e-5, abs=1e-6)
     assert sorted(on) == sorted(off)
     # Float32 rounding of the KD targets and bank rows (another batch shape, ~1e-7) is all
-    # that differs; AdamW's normalisation at the tiny config's score rate of 1.0 magnifies
-    # it on near-zero gradients, to ~1e-5 of scores of magnitude ~3 after 6 steps.
+    # that differs between the paths: the weights (lr 2e-5) stay within 1e-6.
+    scores = [name for name in on if name.endswith("mask_scores")]
     for name in on:
-        assert torch.allclose(on[name], off[name], rtol=1e-4, atol=1e-4), name
+        if name not in scores:
+            assert torch.allclose(on[name], off[name], rtol=1e-5, atol=1e-6), name
+    # The scores move at the tiny config's rate of 1.0 under AdamW, and a score within rounding
+    # of the top-k threshold can flip its keep/prune decision. Where one flips, the scores fed
+    # by that input column follow another path: on AVX-512 kernels (Zen 4) a flip at step 4
+    # moves 166 of 25,856 scores by up to 0.05 (two input columns of layer 3's attention
+    # output); on AVX2 kernels (Zen 3, or MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
+    # ATEN_CPU_CAPABILITY=avx2) none flips and every score agrees within 1e-4. Cached rows
+    # that were wrong would change the losses above and move most scores.
+    total = sum(on[name].numel() for name in scores)
+    moved = sum(int((on[name] - off[name]).abs().gt(1e-4).sum()) for name in scores)
+    assert moved <= 0.02 * total, f"{moved} of {total} mask scores moved by more than 1e-4"
     for a, b in zip(rows_on, rows_off, strict=True):
         assert a["step"] == b["step"]
         assert a["score"] == pytest.approx(b["score"], abs=1e-6)
