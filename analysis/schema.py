@@ -25,9 +25,10 @@ import pyarrow as pa
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not at import time
     import pandas as pd
 
-#: 2 added target_sparsity, predicted_sparsity, speedup and checkpoint_path; version 1 files
-#: are read with those columns as nulls.
-SCHEMA_VERSION = 2
+#: 2 added target_sparsity, predicted_sparsity, speedup and checkpoint_path; 3 added the
+#: evidence columns (eval_examples, eval_label_counts, majority_score, score_se, collapsed).
+#: Files of older versions are read with the newer columns as nulls.
+SCHEMA_VERSION = 3
 
 # identity
 EXPERIMENT = "experiment"
@@ -54,6 +55,13 @@ PEARSON = "pearson"
 SPEARMAN = "spearman"
 MNLI_MM_ACCURACY = "mnli_mm_accuracy"
 EVAL_LOSS = "eval_loss"
+# evidence (version 3): what the score rests on, measured on the rows it was computed from
+# (trainables.score_evidence says how)
+EVAL_EXAMPLES = "eval_examples"  # rows of the evaluation split the score rests on
+EVAL_LABEL_COUNTS = "eval_label_counts"  # their gold labels counted, JSON; null for regression
+MAJORITY_SCORE = "majority_score"  # always answering their most frequent label, task metric
+SCORE_SE = "score_se"  # standard error of score: binomial for accuracy, else a bootstrap
+COLLAPSED = "collapsed"  # score within 2 se of majority_score: a constant predictor
 # sparsity
 WEIGHT_SPARSITY = "weight_sparsity"
 HEAD_SPARSITY = "head_sparsity"
@@ -116,6 +124,11 @@ COLUMNS: dict[str, pa.DataType] = {
     SPEARMAN: _F64,
     MNLI_MM_ACCURACY: _F64,
     EVAL_LOSS: _F64,
+    EVAL_EXAMPLES: _I64,
+    EVAL_LABEL_COUNTS: _STR,
+    MAJORITY_SCORE: _F64,
+    SCORE_SE: _F64,
+    COLLAPSED: pa.bool_(),
     WEIGHT_SPARSITY: _F64,
     HEAD_SPARSITY: _F64,
     PARAMS_TOTAL: _I64,
@@ -170,6 +183,11 @@ METRIC_COLUMNS: tuple[str, ...] = (
     SPEARMAN,
     MNLI_MM_ACCURACY,
     EVAL_LOSS,
+    EVAL_EXAMPLES,
+    EVAL_LABEL_COUNTS,
+    MAJORITY_SCORE,
+    SCORE_SE,
+    COLLAPSED,
     WEIGHT_SPARSITY,
     HEAD_SPARSITY,
     PARAMS_TOTAL,

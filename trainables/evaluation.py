@@ -12,6 +12,7 @@ from torch import nn
 
 from trainables.data import TaskData, batches
 from trainables.runtime import autocast, synchronize, to_device
+from trainables.score_evidence import score_evidence
 from trainables.tasks import TaskSpec, compute_metrics
 
 Forward = Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
@@ -63,16 +64,19 @@ def evaluate(
     trim_padding: bool = True,
     forward: Forward = logits_of,
 ) -> dict[str, float]:
-    """The task's metrics on its first eval split; MNLI adds ``mnli_mm_accuracy``."""
+    """The task's metrics on its first eval split, with what the score rests on (rows, labels,
+    majority score, standard error, collapse: :mod:`trainables.score_evidence`); MNLI adds
+    ``mnli_mm_accuracy``."""
     metrics: dict[str, float] = {}
     for position, (split, tensors) in enumerate(data.evals.items()):
         logits = predict(model, tensors, batch_size=batch_size, device=device, bf16=bf16,
                          trim_padding=trim_padding, forward=forward)
         labels = tensors["labels"]
         if position == 0:
-            metrics.update(compute_metrics(data.task, _as_numpy(logits, data.task),
-                                           labels.numpy()))
+            predictions = _as_numpy(logits, data.task)
+            metrics.update(compute_metrics(data.task, predictions, labels.numpy()))
             metrics["eval_loss"] = float(task_loss(data.task, logits, labels))
+            metrics.update(score_evidence(data.task, predictions, labels.numpy()))
         elif split == "validation_mismatched":
             mm = compute_metrics(data.task, _as_numpy(logits, data.task), labels.numpy())
             metrics["mnli_mm_accuracy"] = mm["accuracy"]

@@ -201,13 +201,13 @@ def compute_metrics(task: TaskSpec, predictions: Any, labels: Any) -> dict[str, 
         {'mcc': 0.0, 'accuracy': 0.6666666666666666, 'score': 0.0}
     """
     gold = np.asarray(labels)
-    pred = _predicted(task, np.asarray(predictions), len(gold))
+    pred = as_predictions(task, np.asarray(predictions), len(gold))
     values = {metric: _METRIC_FNS[metric](pred, gold) for metric in task.metrics}
     values["score"] = float(np.mean([values[m] for m in task.primary]))
     return values
 
 
-def _predicted(task: TaskSpec, predictions: np.ndarray, n: int) -> np.ndarray:
+def as_predictions(task: TaskSpec, predictions: np.ndarray, n: int) -> np.ndarray:
     """Predicted class ids (classification) or values (regression), checked against ``n``."""
     if n == 0:
         raise ValueError("compute_metrics needs at least one example, but got 0 labels.")

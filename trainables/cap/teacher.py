@@ -23,6 +23,7 @@ from typing import Any
 
 from torch import nn
 
+from trainables.array_files import check_safetensors_folder
 from trainables.artifacts import MANIFEST, ArtifactStore, store_or_temporary
 from trainables.cap.config import CapConfig
 from trainables.config import DenseConfig
@@ -30,6 +31,7 @@ from trainables.config import TrainConfig
 from trainables.data import TaskData
 from trainables.models import load_classifier
 from trainables.prepare import Prepared
+from trainables.score_evidence import majority_score  # re-exported: its old home
 from trainables.tasks import TaskSpec
 
 TEACHER_KIND = "teacher"
@@ -143,7 +145,8 @@ def checked_teacher_folder(cfg: CapConfig, prep: Prepared, store: ArtifactStore,
         folder = store.get_or_build(
             TEACHER_KIND, teacher_inputs(cfg, prep.data),
             lambda tmp: build_teacher(cfg, tmp),
-            on_wait=lambda holder: log(f"waiting for the teacher built by {holder}"))
+            on_wait=lambda holder: log(f"waiting for the teacher built by {holder}"),
+            validate=check_safetensors_folder)  # a truncated teacher is rebuilt, not loaded
     check_teacher(folder, prep.task, prep.tokenizer,
                   student_hidden if cfg.use_contrastive else None)
     check_teacher_strength(cfg, folder, None, prep)
@@ -162,20 +165,6 @@ def teacher_identity(folder: Path, is_artifact: bool) -> dict[str, Any]:
 
 class WeakTeacherError(ValueError):
     """The teacher scores below the majority-class score: distilling from it misleads."""
-
-
-def majority_score(task: TaskSpec, labels: Any) -> float:
-    """The score of always predicting the most frequent class (0 for regression: a constant
-    prediction has no correlation)."""
-    import numpy as np
-
-    from trainables.tasks import compute_metrics
-
-    gold = np.asarray(labels)
-    if task.is_regression or not len(gold):
-        return 0.0
-    majority = int(np.bincount(gold.astype(np.int64), minlength=task.num_labels).argmax())
-    return compute_metrics(task, np.full(len(gold), majority, dtype=np.int64), gold)["score"]
 
 
 def teacher_score(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
