@@ -6,9 +6,11 @@ Three kinds of horizontal line per task, each with where its value came from:
   task's own metric (QQP and MRPC: the mean of accuracy and F1 of that predictor; CoLA's
   MCC and STS-B's correlation of a constant are 0). It is also the default hypervolume
   reference for ``score`` (:func:`analysis.hypervolume.reference_point`). The value comes
-  from the experiment's ``experiment.json`` when the orchestrator recorded it
-  (:data:`MAJORITY_SCORE_KEY`, or :data:`EVAL_LABEL_COUNTS_KEY` with the evaluation set's
-  label counts), else from :data:`MAJORITY_SCORES`, computed from the full GLUE dev sets.
+  first from the result rows (``majority_score``, measured by the trainables on the rows
+  each score rests on: :func:`measured_majority`), then from the experiment's
+  ``experiment.json`` (:data:`MAJORITY_SCORE_KEY`, or :data:`EVAL_LABEL_COUNTS_KEY` with the
+  evaluation set's label counts), and only for experiments older than schema 3 from
+  :data:`MAJORITY_SCORES`, computed from the full GLUE dev sets (labelled as a fallback).
 - ``teacher``: the dense teacher of a CAP sweep, read from ``experiment.json``
   (:data:`TEACHER_SCORE_KEY`) or from the teacher artifact's ``metrics.json`` (the one built
   for this task, model and data under the storage root's ``_artifacts/teacher/``).
@@ -147,6 +149,45 @@ def majority_baseline(task: Any, info: Mapping[str, Any] | None = None) -> Basel
         return Baseline(name, MAJORITY, 1 / classes,
                         f"no label counts known for {name}: 1/{classes}, the chance level")
     return None
+
+
+MEASURED = "measured on"  # the source of a majority score the result rows carry
+
+
+def measured_majority(task: Any, rows: Any) -> Baseline | None:
+    """The majority-class score the result ``rows`` of ``task`` measured (schema 3), or None.
+
+    Trials of one sweep evaluate the same rows; where they did not (another
+    ``max_eval_examples``), the value of most final rows is used and the source says how many
+    evaluation sets there were.
+    """
+    if schema.MAJORITY_SCORE not in rows:
+        return None
+    measured = rows[rows[schema.MAJORITY_SCORE].notna()]
+    final = measured[measured[schema.IS_FINAL].fillna(False).astype(bool)]
+    measured = final if len(final) else measured
+    if measured.empty:
+        return None
+    keys = measured[schema.MAJORITY_SCORE].astype(float).round(12)
+    if schema.EVAL_EXAMPLES in measured:
+        keys = keys.astype(str) + "/" + measured[schema.EVAL_EXAMPLES].astype(str)
+    common = keys.value_counts().index[0]
+    chosen = measured[keys == common].iloc[0]
+    n = chosen.get(schema.EVAL_EXAMPLES)
+    where = f"{MEASURED} the {int(n)} evaluated rows" if n == n and n is not None else \
+        f"{MEASURED} the evaluated rows"
+    sets = keys.nunique()
+    if sets > 1:
+        where += f" (of {sets} evaluation sets, the one most trials used)"
+    return Baseline(task_key(task), MAJORITY, float(chosen[schema.MAJORITY_SCORE]), where)
+
+
+def recorded_majority(task: Any, recorded: Any) -> Baseline | None:
+    """The majority baseline of ``task`` from what the experiments gave: a measured
+    :class:`Baseline`, a number recorded in ``experiment.json``, or nothing (the table)."""
+    if isinstance(recorded, Baseline):
+        return recorded._replace(task=str(task))
+    return majority_baseline(task, {} if recorded is None else {MAJORITY_SCORE_KEY: recorded})
 
 
 def teacher_baseline(location: Any, info: Mapping[str, Any], task: Any,

@@ -53,8 +53,10 @@ def compare_experiments(
     objectives: Mapping[str, str] | None = None,
     overrides: Mapping[str, float] | None = None,
     labels: Sequence[str] = ("A", "B"),
+    include_collapsed: bool = False,
 ) -> Comparison:
-    """Compare experiment ``a``'s fronts with ``b``'s, task by task."""
+    """Compare experiment ``a``'s fronts with ``b``'s, task by task (collapsed trials left
+    out unless ``include_collapsed``)."""
     objectives = dict(objectives or DEFAULT_OBJECTIVES)
     label_a, label_b = (str(x) for x in labels)
     # The label doubles as the experiment name, so that two copies of one experiment
@@ -62,7 +64,8 @@ def compare_experiments(
     sides = [df.assign(**{SIDE: label, schema.EXPERIMENT: label})
              for df, label in ((a, label_a), (b, label_b))]
     both = pd.concat(sides, ignore_index=True, sort=False)
-    fronts = pareto_fronts(both, objectives, group_by=(SIDE,))
+    fronts = pareto_fronts(both, objectives, group_by=(SIDE,),
+                           include_collapsed=include_collapsed)
     summary = summarize(fronts, overrides)
     hv_rows, pieces = [], []
     for task in sorted(fronts.points[schema.TASK].unique()):

@@ -1,9 +1,11 @@
 """From result rows to Pareto fronts per group, with every excluded trial counted.
 
 A trial is judged by one row: its latest (a final row wins a tie on ``iteration``).
-Only a final ``completed`` row with finite objectives can enter a front. Failed, diverged
-and pruned trials, completed trials with a NaN objective and trials still running are
-counted per group, never dropped silently. Fronts are always per task (scores of two tasks
+Only a final ``completed`` row with finite objectives can enter a front, and by default only
+one whose score is not ``collapsed`` (within noise of the majority-class score measured on the
+same rows: a constant predictor is not a result). Failed, diverged, pruned and collapsed
+trials, completed trials with a NaN objective and trials still running are counted per
+group, never dropped silently. Fronts are always per task (scores of two tasks
 are not comparable), then per ``group_by`` (e.g. method or experiment).
 
 Example:
@@ -34,14 +36,17 @@ GROUP = "group"  # the label column of a front ("cap-soft", "smp / exp-b", ...)
 STATE = "state"
 ON_FRONT = "on_front"
 IS_KNEE = "is_knee"
+#: Front neighbours (same group, next along x) whose score differs by less than the noise:
+#: ``|score_a - score_b| <= 2 * sqrt(se_a^2 + se_b^2)``; comma-separated trial ids.
+TIED_WITH = "tied_with"
 #: On the front of the whole task, across every group (is SMP or CAP better here?).
 ON_TASK_FRONT = "on_task_front"
 IS_TASK_KNEE = "is_task_knee"
 #: The group label of a task's front across all groups in summaries and plots.
 ALL_GROUPS = "(all)"
 #: The per-group counts, in the order reports show them.
-COUNTS = ("trials", "on_front", "completed", "nan_objective", "failed", "diverged", "pruned",
-          "in_progress", "other")
+COUNTS = ("trials", "on_front", "completed", "collapsed", "nan_objective", "failed", "diverged",
+          "pruned", "in_progress", "other")
 _STATE_OF_STATUS = {
     schema.STATUS_FAILED: "failed",
     schema.STATUS_DIVERGED: "diverged",
@@ -69,6 +74,8 @@ class Fronts(NamedTuple):
     baseline: pd.DataFrame
     objectives: dict[str, str]
     group_by: tuple[str, ...]
+    #: Collapsed trials were kept as points (``--include-collapsed``); they are still counted.
+    include_collapsed: bool = False
 
     @property
     def front(self) -> pd.DataFrame:
@@ -109,7 +116,10 @@ def decisive_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def trial_states(rows: pd.DataFrame, objectives: Mapping[str, str]) -> pd.Series:
-    """The state of each decisive row: completed, nan_objective, failed, ... (see COUNTS)."""
+    """The state of each decisive row: completed, collapsed, nan_objective, ... (see COUNTS).
+
+    ``collapsed`` comes from the row's recorded flag; rows written before schema 3 have none
+    and are judged as before."""
     status = rows[schema.STATUS].astype(object)
     final = rows[schema.IS_FINAL].fillna(False).astype(bool)
     state = status.map(_STATE_OF_STATUS).fillna("other")
@@ -117,7 +127,10 @@ def trial_states(rows: pd.DataFrame, objectives: Mapping[str, str]) -> pd.Series
     state[completed & ~final.to_numpy()] = "in_progress"
     finite = np.isfinite(to_minimization(rows, objectives)).all(axis=1)
     done = completed & final.to_numpy()
-    state[done & finite] = "completed"
+    collapsed = (rows[schema.COLLAPSED].astype(object).eq(True).to_numpy()
+                 if schema.COLLAPSED in rows else np.zeros(len(rows), dtype=bool))
+    state[done & finite & ~collapsed] = "completed"
+    state[done & finite & collapsed] = "collapsed"
     state[done & ~finite] = "nan_objective"
     return state
 
@@ -126,6 +139,7 @@ def pareto_fronts(
     df: pd.DataFrame,
     objectives: Mapping[str, str] | None = None,
     group_by: Sequence[str] = (schema.METHOD,),
+    include_collapsed: bool = False,
 ) -> Fronts:
     """Fronts per task and group, with the knee of each and the trials left out counted.
 
@@ -133,6 +147,7 @@ def pareto_fronts(
         df: result rows (:func:`analysis.io.read_experiments`).
         objectives: column -> direction; default weight_sparsity and score, both max.
         group_by: columns that split the fronts besides ``task``.
+        include_collapsed: keep collapsed trials as points (still counted as collapsed).
 
     Returns:
         A :class:`Fronts`.
@@ -145,11 +160,14 @@ def pareto_fronts(
     rows = rows.assign(**{STATE: trial_states(rows, objectives).to_numpy()})
     rows[GROUP] = _labels(rows, keys[1:])
     counts = _counts(rows, keys)
-    points = rows[rows[STATE] == "completed"].drop(columns=STATE)
+    kept = ("completed", "collapsed") if include_collapsed else ("completed",)
+    points = rows[rows[STATE].isin(kept)].drop(columns=STATE)
     points = _mark_fronts(points, keys, objectives)
+    points[TIED_WITH] = ties_within_noise(points, objectives)
     on_front = points[points[ON_FRONT]].groupby([schema.TASK, GROUP]).size()
     counts["on_front"] = on_front.reindex(counts.index, fill_value=0).astype(int)
-    return Fronts(points, counts, dense_baseline(points, objectives), objectives, keys)
+    return Fronts(points, counts, dense_baseline(points, objectives), objectives, keys,
+                  include_collapsed)
 
 
 def _group_columns(group_by: Sequence[str], columns: Any) -> tuple[str, ...]:
@@ -198,6 +216,29 @@ def _mark_fronts(
         points[knee_col] = knee
     x = next(iter(objectives))
     return points.sort_values([schema.TASK, GROUP, x], kind="stable").reset_index(drop=True)
+
+
+def ties_within_noise(points: pd.DataFrame, objectives: Mapping[str, str]) -> pd.Series:
+    """For each front point, the neighbours on its group's front that its score does not
+    beat beyond noise (see :data:`TIED_WITH`); empty where scores or standard errors are
+    missing (rows before schema 3) or the score is not an objective."""
+    tied = pd.Series("", index=points.index, dtype=object)
+    if schema.SCORE not in objectives or schema.SCORE_SE not in points or points.empty:
+        return tied
+    x = next(c for c in objectives if c != schema.SCORE) if len(objectives) > 1 else schema.SCORE
+    front = points[points[ON_FRONT]]
+    for _, rows in front.groupby([schema.TASK, GROUP], sort=False):
+        rows = rows.sort_values(x, kind="stable")
+        ids = rows[schema.TRIAL_ID].astype(str).to_numpy()
+        score = rows[schema.SCORE].astype(float).to_numpy()
+        se = rows[schema.SCORE_SE].astype(float).to_numpy()
+        for i in range(len(rows) - 1):
+            noise = 2.0 * np.sqrt(se[i] ** 2 + se[i + 1] ** 2)
+            if np.isfinite(noise) and abs(score[i] - score[i + 1]) <= noise:
+                for a, b in ((i, i + 1), (i + 1, i)):
+                    label = rows.index[a]
+                    tied[label] = ",".join(filter(None, [tied[label], ids[b]]))
+    return tied
 
 
 def dense_baseline(points: pd.DataFrame, objectives: Mapping[str, str]) -> pd.DataFrame:

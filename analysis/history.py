@@ -39,7 +39,7 @@ def history_frame(
     objectives: Mapping[str, str] | None = None,
     overrides: Mapping[str, float] | None = None,
     order: Mapping[str, Mapping[str, float]] | None = None,
-    majority: Mapping[str, float] | None = None,
+    majority: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One row per trial with the hypervolume of its experiment's front after it.
 

@@ -74,7 +74,7 @@ def reference_point(
     objectives: Mapping[str, str],
     task: Any = None,
     overrides: Mapping[str, float] | None = None,
-    majority: float | None = None,
+    majority: Any = None,
 ) -> Reference:
     """The reference point for one task's points.
 
@@ -83,21 +83,21 @@ def reference_point(
         objectives: column -> ``"max"`` | ``"min"``.
         task: the task name, for its majority-class score.
         overrides: values given by the user; they win over every rule.
-        majority: the majority-class score the experiment recorded for its evaluation set
-            (:func:`analysis.baselines.majority_baseline`); else the table's.
+        majority: the majority-class score the experiments measured (a
+            :class:`analysis.baselines.Baseline`) or recorded (a number) for their evaluation
+            set (:func:`analysis.baselines.recorded_majority`); else the table's.
 
     Returns:
         A :class:`Reference`; its notes say where a value came from (data, table, user).
     """
-    from analysis.baselines import majority_baseline
+    from analysis.baselines import recorded_majority
 
     point: dict[str, float] = {}
     notes: list[str] = []
     for col, direction in objectives.items():
         base = None
         if col == schema.SCORE and direction == "max" and task is not None:
-            info = {} if majority is None else {"majority_score": majority}
-            base = majority_baseline(task, info)
+            base = recorded_majority(task, majority)
         if overrides and col in overrides:
             point[col] = float(overrides[col])
             notes.append(f"{col}: {point[col]:.4g} given with --ref")

@@ -69,8 +69,10 @@ def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
     """One panel per task: every group's front as a step line, dominated trials faded,
     the front across all groups as a wide grey band (where a task has several groups),
     the reference scores (dense, teacher, majority class) as horizontal lines, the sparsity
-    targets (``target_sparsity``) as vertical ones, each knee marked. ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is
-    ``score``; otherwise the dense baseline of y is drawn."""
+    targets (``target_sparsity``) as vertical ones, each knee marked, every score with its
+    +- 1 standard error bar (``score_se``) and collapsed trials, when kept, as rings.
+    ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is ``score``;
+    otherwise the dense baseline of y is drawn."""
     x, y = list(fronts.objectives)[:2]
     tasks = sorted(fronts.points[schema.TASK].unique()) or ["(no completed trials)"]
     colors = group_colors(fronts.points[GROUP])
@@ -108,14 +110,40 @@ def _draw_group(ax: Any, rows: pd.DataFrame, group: str, color: str, fronts: Fro
                 x: str, y: str, first: bool) -> None:
     front = rows[rows[ON_FRONT]].sort_values(x)
     dominated = rows[~rows[ON_FRONT]]
+    hollow = _collapsed(rows)  # kept only with --include-collapsed: drawn as rings
+    _error_bars(ax, rows, x, y, color)
     ax.scatter(dominated[x], dominated[y], color=color, alpha=0.25, s=18, linewidths=0)
     ax.scatter(front[x], front[y], color=color, s=30, zorder=3, label=group)
+    rings = rows[hollow]
+    if len(rings):
+        ax.scatter(rings[x], rings[y], s=40, zorder=4, facecolor="white", edgecolor=color,
+                   linewidths=1.2, label="collapsed (at the majority score)" if first
+                   else "_nolegend_")
     if len(fronts.objectives) == 2 and len(front) > 1:
         ax.step(front[x], front[y], where=step_where(fronts.objectives[x]), color=color,
                 linewidth=1.5)
     knee = rows[rows[IS_KNEE]]
     ax.scatter(knee[x], knee[y], marker="*", s=220, facecolor="none", edgecolor="black",
                linewidths=1.2, zorder=4, label="knee" if first else "_nolegend_")
+
+
+def _collapsed(rows: pd.DataFrame) -> pd.Series:
+    if schema.COLLAPSED not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows[schema.COLLAPSED].astype(object).eq(True)
+
+
+def _error_bars(ax: Any, rows: pd.DataFrame, x: str, y: str, color: str) -> None:
+    """+- one standard error of the score (``score_se``), on whichever axis is the score."""
+    if schema.SCORE_SE not in rows or schema.SCORE not in (x, y):
+        return
+    shown = rows[rows[schema.SCORE_SE].notna()]
+    if shown.empty:
+        return
+    se = shown[schema.SCORE_SE].astype(float)
+    ax.errorbar(shown[x], shown[y], yerr=se if y == schema.SCORE else None,
+                xerr=se if x == schema.SCORE else None, fmt="none", ecolor=color,
+                alpha=0.45, elinewidth=1, capsize=2, zorder=2)
 
 
 def history_png(table: pd.DataFrame) -> bytes:

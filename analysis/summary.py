@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
 from typing import NamedTuple
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 from analysis import schema
 from analysis.baselines import DENSE
 from analysis.baselines import Baseline
-from analysis.baselines import majority_baseline
+from analysis.baselines import recorded_majority
 from analysis.baselines import task_key
 from analysis.fronts import ALL_GROUPS
 from analysis.fronts import GROUP
@@ -55,7 +56,7 @@ class Summary(NamedTuple):
 
 def task_references(
     fronts: Fronts, overrides: Mapping[str, float] | None = None,
-    majority: Mapping[str, float] | None = None,
+    majority: Mapping[str, Any] | None = None,
 ) -> dict[str, Reference]:
     """The reference point of every task, from all its completed trials.
 
@@ -79,7 +80,7 @@ def reference_array(reference: Reference, objectives: Mapping[str, str]) -> np.n
 def summarize(
     fronts: Fronts,
     overrides: Mapping[str, float] | None = None,
-    majority: Mapping[str, float] | None = None,
+    majority: Mapping[str, Any] | None = None,
     teachers: Sequence[Baseline] = (),
 ) -> Summary:
     """Hypervolume and knee per (task, group) and per task across groups, with baselines.
@@ -145,8 +146,7 @@ def task_baselines(
     """Per task with completed trials: the majority-class, teacher and dense scores."""
     out: list[Baseline] = []
     for task in sorted(map(str, fronts.points[schema.TASK].unique())):
-        recorded = (majority or {}).get(task)
-        base = majority_baseline(task, {} if recorded is None else {"majority_score": recorded})
+        base = recorded_majority(task, (majority or {}).get(task))
         if base is not None:
             out.append(base._replace(task=task))
         out += [t._replace(task=task) for t in teachers if task_key(t.task) == task_key(task)]

@@ -71,8 +71,8 @@ def test_summary_md_rows_and_notes(joint_report) -> None:
     # each method's front, then the front across all methods of the task, then baselines
     assert groups[:4] == ["cap-soft", "dense", "smp", "(all)"]
     # reference score = SST-2's majority-class score 444/872 = 0.5092
-    assert "| sst2 | cap-soft | 10 | 3 | 5 | 1 | 1 | 1 | 1 | 1 | 0 | 0.2837 | c2 |" in md
-    assert "| sst2 | (all) | 14 | 5 | 9 | 1 | 1 | 1 | 1 | 1 | 0 |" in md
+    assert "| sst2 | cap-soft | 10 | 3 | 5 | 0 | 1 | 1 | 1 | 1 | 1 | 0 | 0.2837 | c2 |" in md
+    assert "| sst2 | (all) | 14 | 5 | 9 | 0 | 1 | 1 | 1 | 1 | 1 | 0 |" in md
     assert "reference point (sst2): weight_sparsity=0, score=0.5092" in md
     assert "majority-class score 0.5092 (full GLUE dev set (table))" in md
     assert "dense baseline (sst2): weight_sparsity=0, score=0.92" in md

@@ -34,7 +34,8 @@ def test_fronts_per_method_with_counts(all_sst2: pd.DataFrame) -> None:
     assert set(front[front[schema.METHOD] == "dense"][schema.TRIAL_ID]) == {"d1"}
     cap = fronts.counts.loc[("sst2", "cap-soft")]
     assert cap.to_dict() == {
-        "trials": 10, "on_front": 3, "completed": 5, "nan_objective": 1, "failed": 1,
+        "trials": 10, "on_front": 3, "completed": 5, "collapsed": 0, "nan_objective": 1,
+        "failed": 1,
         "diverged": 1, "pruned": 1, "in_progress": 1, "other": 0,
     }
     # only completed final rows with finite objectives are points at all
@@ -181,3 +182,39 @@ def test_a_retried_trial_is_judged_by_its_completed_row_at_the_same_iteration() 
     for rows in ([failed, done], [done, failed]):
         decisive = decisive_rows(pd.DataFrame(rows))
         assert decisive[schema.STATUS].tolist() == ["completed"]
+
+
+def test_collapsed_trials_are_counted_not_drawn_unless_asked(all_sst2: pd.DataFrame) -> None:
+    # c2 is on the cap-soft front; marked collapsed (its score within noise of the majority
+    # class measured on its rows), it leaves the front and is counted instead.
+    rows = all_sst2.copy()
+    rows[schema.COLLAPSED] = (rows[schema.TRIAL_ID] == "c2") & rows[schema.IS_FINAL]
+    fronts = pareto_fronts(rows)
+    assert "c2" not in set(fronts.points[schema.TRIAL_ID])
+    assert fronts.counts.loc[("sst2", "cap-soft"), "collapsed"] == 1
+    assert fronts.counts.loc[("sst2", "cap-soft"), "completed"] == 4
+    kept = pareto_fronts(rows, include_collapsed=True)
+    assert "c2" in set(kept.front[schema.TRIAL_ID])
+    assert kept.counts.loc[("sst2", "cap-soft"), "collapsed"] == 1  # still counted
+    # rows written before schema 3 have no flag: judged as before
+    assert pareto_fronts(all_sst2.drop(columns=[schema.COLLAPSED], errors="ignore")).counts.loc[
+        ("sst2", "cap-soft"), "collapsed"] == 0
+
+
+def test_front_neighbours_within_noise_are_named() -> None:
+    # Three front points of one group: 0.80 and 0.78 differ by less than
+    # 2 * sqrt(0.01^2 + 0.01^2) = 0.028 (a tie); 0.78 and 0.60 by far more.
+    rows = pd.DataFrame({
+        schema.EXPERIMENT: "e", schema.TASK: "sst2", schema.METHOD: "cap-soft",
+        schema.TRIAL_ID: ["a", "b", "c"], schema.STATUS: schema.STATUS_COMPLETED,
+        schema.IS_FINAL: True, schema.ITERATION: 1, schema.STEP: 10,
+        schema.SCORE: [0.80, 0.78, 0.60], schema.SCORE_SE: [0.01, 0.01, 0.01],
+        schema.WEIGHT_SPARSITY: [0.5, 0.7, 0.9],
+    })
+    from analysis.fronts import TIED_WITH
+
+    front = pareto_fronts(rows).front.set_index(schema.TRIAL_ID)
+    assert front[TIED_WITH].to_dict() == {"a": "b", "b": "a", "c": ""}
+    # without standard errors (rows before schema 3) nothing is claimed
+    old = pareto_fronts(rows.drop(columns=[schema.SCORE_SE])).front
+    assert (old[TIED_WITH] == "").all()
