@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         # `python -m analysis` alone: the full help (commands and what they do) on stdout.
         parser.print_help()
         return 2
-    from analysis.errors import AnalysisError
+    from analysis.errors import AnalysisError, redact
     from analysis.schema import SchemaError
 
     with warnings.catch_warnings():
@@ -39,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         except (AnalysisError, SchemaError) as exc:
             if args.debug:
                 raise
-            print(f"error: {exc}", file=sys.stderr)
+            # paths and URIs in messages may carry credentials (s3://KEY:SECRET@...)
+            print(f"error: {redact(str(exc))}", file=sys.stderr)
             return 2
 
 
 def _show_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    from analysis.errors import redact
+
+    print(f"warning: {redact(str(message))}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     pareto.add_argument("--group", default="method", metavar="COL[,COL]",
                         help="columns that split fronts within a task (default method)")
     pareto.add_argument("--no-plot", action="store_true", help="skip pareto.png and index.html")
+    pareto.add_argument("--include-collapsed", action="store_true", help=_COLLAPSED_HELP)
     history = _command(sub, "history", "hypervolume against trials, per experiment", _history)
     history.add_argument("experiments", nargs="+", metavar="EXP")
     history.add_argument("--out", metavar="DIR",
@@ -71,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = _command(sub, "compare", "which of two fronts dominates where", _compare)
     compare.add_argument("experiments", nargs=2, metavar="EXP")
     compare.add_argument("--out", metavar="DIR", help="also write compare.md and compare.csv")
+    compare.add_argument("--include-collapsed", action="store_true", help=_COLLAPSED_HELP)
     export = sub.add_parser(
         "export", help="one trial's model as a stock Hugging Face folder with a model card",
         description="Copy one completed trial's model into a new folder that "
@@ -85,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--target", type=float, metavar="SPARSITY",
                        help="the best-scoring trial with weight_sparsity >= SPARSITY")
     export.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
+    export.add_argument("--include-collapsed", action="store_true",
+                        help="let --knee/--target choose a trial whose score is within noise "
+                        "of the majority-class score")
     export.add_argument("--sparse", action="store_true",
                         help="write the sparse serving form (python -m trainables.sparse "
                         "convert) instead of dense tensors with zeros")
@@ -106,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--strict", "--all-files", "--latest-only"):
         table.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+_COLLAPSED_HELP = ("keep trials whose score is within noise of the majority-class score as "
+                   "front points (drawn hollow; by default they are counted, not drawn)")
 
 
 def _command(
@@ -153,6 +165,7 @@ def references_of(
     (``--ref scor=0.9``), so it is an error with a did-you-mean.
     """
     import difflib
+    import math
 
     from analysis.errors import AnalysisError
 
@@ -166,6 +179,10 @@ def references_of(
             sep = ""
         if not sep:
             raise AnalysisError(f"--ref must look like COL=NUMBER, but got {spec!r}")
+        if not math.isfinite(refs[name]):
+            # An infinite reference makes every hypervolume infinite (and NaN never compares):
+            # neither ranks anything, so both are refused here, by name.
+            raise AnalysisError(f"--ref {spec}: the reference must be a finite number")
         if name not in objectives:
             close = difflib.get_close_matches(name, list(objectives), n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
@@ -215,7 +232,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.target is not None and not 0.0 <= args.target <= 1.0:
         raise AnalysisError(f"--target {args.target:g} is a weight sparsity: give 0..1")
     row, how = export(args.experiment, args.out, trial=args.trial, knee=args.knee,
-                      target=args.target, sparse=args.sparse)
+                      target=args.target, sparse=args.sparse,
+                      include_collapsed=args.include_collapsed)
     print(f"exported trial {row[schema.TRIAL_ID]} ({row[schema.METHOD]}, {row[schema.TASK]}: "
           f"score {row[schema.SCORE]:.4g}, weight sparsity {row[schema.WEIGHT_SPARSITY]:.4g}) "
           f"to {args.out}\n  from {how}")

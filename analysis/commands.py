@@ -39,7 +39,8 @@ def report_location(experiments: Sequence[str], out: str | None, command: str) -
     if len(experiments) > 1:
         raise AnalysisError(f"{command} over several experiments needs --out DIR")
     loc = resolve(experiments[0])
-    return Location(loc.filesystem, loc.join(REPORT_DIR), f"{experiments[0]}/{REPORT_DIR}")
+    return Location(loc.filesystem, loc.join(REPORT_DIR), f"{experiments[0]}/{REPORT_DIR}",
+                    within=loc.path)
 
 
 class Loaded(NamedTuple):
@@ -129,23 +130,25 @@ def budget_notes(loaded: Loaded) -> list[str]:
     return notes
 
 
-def recorded_baselines(loaded: Loaded) -> tuple[dict[str, float], list[Any], list[str]]:
-    """Majority scores recorded per task, CAP teachers found, and notes on conflicts."""
+def recorded_baselines(loaded: Loaded) -> tuple[dict[str, Any], list[Any], list[str]]:
+    """Majority scores per task (measured in the rows, else recorded in experiment.json: a
+    :class:`analysis.baselines.Baseline`), CAP teachers found, and notes on conflicts."""
     from analysis import baselines as bl
     from analysis import schema
 
-    majority: dict[str, float] = {}
+    majority: dict[str, Any] = {}
     teachers: dict[tuple[str, float], Any] = {}
     notes = []
     for source, frame, info in zip(loaded.sources, loaded.frames, loaded.infos):
         for task, rows in frame.groupby(schema.TASK, dropna=True):
-            base = bl.majority_baseline(task, info)
-            if base is not None and base.source.startswith("experiment.json"):
-                if str(task) in majority and abs(majority[str(task)] - base.score) > 1e-12:
-                    notes.append(f"{source} records majority score {base.score:.4g} for "
-                                 f"{task}, another experiment {majority[str(task)]:.4g}; "
-                                 "using the first (evaluation sets differ)")
-                majority.setdefault(str(task), base.score)
+            base = bl.measured_majority(task, rows) or bl.majority_baseline(task, info)
+            if base is not None and base.source.startswith(("experiment.json", bl.MEASURED)):
+                known = majority.get(str(task))
+                if known is not None and abs(known.score - base.score) > 1e-12:
+                    notes.append(f"{source}: majority score {base.score:.4g} for {task} "
+                                 f"({base.source}), another experiment {known.score:.4g} "
+                                 f"({known.source}); using the first (evaluation sets differ)")
+                majority.setdefault(str(task), base._replace(task=str(task)))
             methods = set(map(str, rows[schema.METHOD].dropna().unique()))
             if not any(m.startswith("cap") or "movement" in m for m in methods):
                 continue
@@ -168,7 +171,7 @@ def pareto(
     """Fronts per task and group (and across groups): print them and write the report."""
     out = report_location(args.experiments, args.out, "pareto")
     df = loaded.df
-    fronts = pareto_fronts(df, objectives, group_by)
+    fronts = pareto_fronts(df, objectives, group_by, include_collapsed=args.include_collapsed)
     majority, teachers, notes = recorded_baselines(loaded)
     notes += budget_notes(loaded)
     summary = summarize(fronts, refs, majority, teachers)
@@ -191,7 +194,8 @@ def pareto(
             page = files["index.html"].decode("utf-8")
             files["index.html"] = with_html_section(
                 page, table_html(table, DEFAULT_TOLERANCE)).encode("utf-8")
-    files.update(speedup_view(df, objectives, group_by, plot=not args.no_plot))
+    files.update(speedup_view(df, objectives, group_by, plot=not args.no_plot,
+                              include_collapsed=args.include_collapsed))
     header = (f"{len(args.experiments)} experiment(s), "
               f"{int(summary.group_rows()['trials'].sum())} trials; {read_note(df)}")
     if pinned:
@@ -215,7 +219,7 @@ def _figures(fronts: Any, summary: Any, sources: Sequence[str], notes: Sequence[
 
 
 def speedup_view(df: Any, objectives: Mapping[str, str], group_by: Sequence[str], *,
-                 plot: bool = True) -> dict[str, bytes]:
+                 plot: bool = True, include_collapsed: bool = False) -> dict[str, bytes]:
     """Score against measured speed-up, next to the main view, when trials measured it.
 
     A pruned model's sparsity says how much was removed, its ``speedup`` what that buys at
@@ -228,7 +232,8 @@ def speedup_view(df: Any, objectives: Mapping[str, str], group_by: Sequence[str]
             or not df[schema.SPEEDUP].notna().any():
         return {}
     score = schema.SCORE if schema.SCORE in objectives else list(objectives)[-1]
-    fronts = pareto_fronts(df, {schema.SPEEDUP: "max", score: objectives[score]}, group_by)
+    fronts = pareto_fronts(df, {schema.SPEEDUP: "max", score: objectives[score]}, group_by,
+                           include_collapsed=include_collapsed)
     files = {"pareto_speedup.csv": report.csv_bytes(report.front_table(fronts))}
     if plot:
         from analysis import plot as plots
@@ -309,7 +314,8 @@ def compare(
     loaded = load_each(args)
     a, b = loaded.frames
     result = compare_experiments(a, b, objectives, refs,
-                                 labels=compare_labels(args.experiments))
+                                 labels=compare_labels(args.experiments),
+                                 include_collapsed=args.include_collapsed)
     text = "".join(f"{k} = {v}\n" for k, v in zip("AB", args.experiments))
     text += "".join(f"note: {n}\n" for n in budget_notes(loaded))
     text += report.compare_text(result)

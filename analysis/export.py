@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -68,7 +69,7 @@ load_tokenizer(name).save_pretrained(out)
 
 
 def select_trial(df: Any, trial: str | None = None, knee: bool = False,
-                 target: float | None = None) -> Any:
+                 target: float | None = None, include_collapsed: bool = False) -> Any:
     """The final ``completed`` row of the trial to export (a pandas Series).
 
     Args:
@@ -76,6 +77,8 @@ def select_trial(df: Any, trial: str | None = None, knee: bool = False,
         trial: a trial id (a unique prefix is enough).
         knee: the knee of the front of the experiment's task (the default).
         target: the best-scoring completed trial with ``weight_sparsity >= target``.
+        include_collapsed: let ``knee`` and ``target`` choose a collapsed trial (one named
+            with ``trial`` is exported whatever its score; its model card says so).
 
     Raises:
         AnalysisError: no such trial, not completed, or no trial reaches the target.
@@ -105,6 +108,14 @@ def select_trial(df: Any, trial: str | None = None, knee: bool = False,
         return chosen.iloc[0]
     if done.empty:
         raise AnalysisError("the experiment has no completed trial to export")
+    collapsed = (done[schema.COLLAPSED].astype(object).eq(True) if schema.COLLAPSED in done
+                 else done[schema.TRIAL_ID].map(lambda _: False)).to_numpy(dtype=bool)
+    if not include_collapsed:
+        done = done[~collapsed]
+        if done.empty:
+            raise AnalysisError(
+                f"every completed trial ({int(collapsed.sum())}) collapsed to the majority-"
+                "class score: nothing worth exporting (--include-collapsed exports one anyway)")
     if target is not None:
         reach = done[done[schema.WEIGHT_SPARSITY] >= target - 1e-9].dropna(subset=[schema.SCORE])
         if reach.empty:
@@ -117,38 +128,93 @@ def select_trial(df: Any, trial: str | None = None, knee: bool = False,
     if len(tasks) > 1:
         raise AnalysisError(f"the experiment has several tasks ({', '.join(map(str, tasks))}); "
                             "choose one trial with --trial")
-    fronts = pareto_fronts(df)
+    fronts = pareto_fronts(df, include_collapsed=include_collapsed)
     knees = fronts.points[fronts.points[IS_TASK_KNEE]]
     if knees.empty:
         raise AnalysisError("no completed trial with finite objectives: no knee to export")
     return done[done[schema.TRIAL_ID] == knees[schema.TRIAL_ID].iloc[0]].iloc[0]
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` (symlinks followed) lies in ``folder`` (already resolved)."""
+    return path.resolve().is_relative_to(folder)
+
+
 def checkpoint_folder(experiment: Path, row: Mapping[str, Any]) -> Path:
     """The checkpoint folder of a final row: ``checkpoint_path``, else Ray's trial folder.
 
+    Only a folder inside ``experiment`` (symlinks followed) is read: a row's
+    ``checkpoint_path`` is data anyone who can write a result file controls, and pointing it
+    at ``~/.ssh`` must not copy that folder into a model. A recorded path outside the
+    experiment (also what a copied experiment records) gives way to the trial's own folder.
+
     Raises:
-        AnalysisError: no checkpoint was found (saying where it was looked for).
+        AnalysisError: no checkpoint was found (saying where it was looked for), or only one
+            outside the experiment.
     """
+    experiment = experiment.resolve()
     recorded = row.get(schema.CHECKPOINT_PATH)
+    outside = None
     if isinstance(recorded, str) and recorded:
         path = Path(recorded[len("file://"):] if recorded.startswith("file://") else recorded)
         if "://" in recorded and not recorded.startswith("file://"):
             raise AnalysisError(f"the checkpoint is at {recorded}; export copies local folders "
                                 "only: copy it (or the experiment) to this machine first")
         if path.is_dir():
-            return path
+            if _inside(path, experiment):
+                return path.resolve()
+            outside = path.resolve()
     trial = str(row[schema.TRIAL_ID])
     folders = [p for p in experiment.iterdir()
                if p.is_dir() and (p.name == trial or p.name.endswith(f"_{trial}")
                                   or f"_{trial}_" in p.name)]
     checkpoints = sorted((int(m.group(1)), c) for f in folders for c in f.iterdir()
-                         if c.is_dir() and (m := _CHECKPOINT.match(c.name)))
+                         if c.is_dir() and (m := _CHECKPOINT.match(c.name))
+                         and _inside(c, experiment))
     if not checkpoints:
+        if outside is not None:
+            raise AnalysisError(f"refusing to export trial {trial}: its checkpoint_path "
+                                f"{outside} is outside the experiment {experiment}, and export "
+                                "reads only from inside it; copy the checkpoint into the "
+                                "experiment's trial folder first")
         where = f"{recorded} (recorded) nor " if recorded else ""
         raise AnalysisError(f"no checkpoint of trial {trial}: neither {where}a checkpoint_* "
                             f"folder in {experiment}/*_{trial}/ exists")
-    return checkpoints[-1][1]
+    return checkpoints[-1][1].resolve()
+
+
+#: The files of a Hugging Face model folder that export copies (``save_pretrained`` of a
+#: model and its tokenizer); nothing else in a checkpoint (optimizer state, pickles, or
+#: whatever else was put there) reaches the exported folder.
+MODEL_FILE_PATTERNS = (
+    "config.json", "generation_config.json", "model.safetensors", "model-*-of-*.safetensors",
+    "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt",
+    "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja", "chat_template.json",
+)
+
+
+def is_model_file(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in MODEL_FILE_PATTERNS)
+
+
+def _copy_model_files(source: Path, out: Path, checkpoint: Path) -> None:
+    """Copy the allow-listed model files of ``source`` (each a regular file, not a symlink,
+    inside ``checkpoint``) into ``out``."""
+    for item in sorted(source.iterdir()):
+        if not is_model_file(item.name):
+            continue
+        _check_own_file(item, checkpoint)
+        shutil.copy2(item, out / item.name)
+
+
+def _check_own_file(item: Path, checkpoint: Path) -> None:
+    # any link on the way counts (the file, or pruned_model/ itself), hence resolve()
+    if not _inside(item, checkpoint):
+        raise AnalysisError(f"refusing to export {item}: it leads to {item.resolve()}, "
+                            f"outside the checkpoint {checkpoint}")
+    if not item.is_file():
+        raise AnalysisError(f"refusing to export {item}: not a regular file")
 
 
 def model_card(row: Mapping[str, Any], info: Mapping[str, Any], source: Path) -> str:
@@ -202,24 +268,22 @@ def build_folder(checkpoint: Path, row: Mapping[str, Any], out: Path) -> str:
     """Fill ``out`` (an empty folder) with the stock model files; return how (in words)."""
     baked = checkpoint / PRUNED_DIR
     if (baked / "config.json").is_file():
-        for item in baked.iterdir():
-            if item.is_file():
-                shutil.copy2(item, out / item.name)
+        _copy_model_files(baked, out, checkpoint)
         return f"copied {baked}"
     if (checkpoint / "config.json").is_file():  # a checkpoint that is already stock
-        for item in checkpoint.iterdir():
-            if item.is_file() and not item.name.endswith(".pt"):
-                shutil.copy2(item, out / item.name)
+        _copy_model_files(checkpoint, out, checkpoint)
         return f"copied {checkpoint}"
     weights = checkpoint / MODEL_FILE
     if not weights.is_file():
         raise AnalysisError(f"{checkpoint} holds neither {PRUNED_DIR}/ nor {MODEL_FILE}: "
                             "not a model checkpoint")
+    _check_own_file(weights, checkpoint)
     model, task = str(row.get(schema.MODEL)), str(row.get(schema.TASK))
     num_labels = _NUM_LABELS.get(re.sub(r"[^a-z0-9]", "", task.lower()), 2)
     _write_base_files(model, num_labels, out)
     mask = checkpoint / HEAD_MASK_FILE
     if mask.is_file():
+        _check_own_file(mask, checkpoint)
         config = json.loads((out / "config.json").read_text())
         restore_pruned_heads(weights, out / MODEL_FILE, json.loads(mask.read_text()),
                              int(config["num_attention_heads"]),
@@ -228,6 +292,34 @@ def build_folder(checkpoint: Path, row: Mapping[str, Any], out: Path) -> str:
                 f"tokenizer of {model}")
     shutil.copy2(weights, out / MODEL_FILE)
     return f"{weights} with the config and tokenizer of {model}"
+
+
+def check_weights(folder: Path, source: Path) -> None:
+    """Every ``*.safetensors`` in ``folder`` has a readable header and exactly the bytes it
+    describes: a checkpoint's ``model.safetensors`` cut short (a full disk, a killed copy)
+    was exported with exit code 0 as a model that does not load. (The analysis imports no
+    sibling package, so this mirrors ``trainables.array_files.safetensors_problem``.)"""
+    import struct
+
+    for path in sorted(folder.rglob("*.safetensors")):
+        size = path.stat().st_size
+        try:
+            with path.open("rb") as fh:
+                (length,) = struct.unpack("<Q", fh.read(8))
+                if length > size - 8:
+                    raise ValueError(f"the header needs {length} bytes")
+                header = json.loads(fh.read(length))
+            ends = [entry["data_offsets"][1] for name, entry in header.items()
+                    if name != "__metadata__"]
+        except (OSError, ValueError, struct.error, TypeError, KeyError, IndexError,
+                AttributeError) as exc:
+            raise AnalysisError(f"{path.name} from {source} is not a readable safetensors "
+                                f"file ({exc}); nothing exported") from None
+        expected = 8 + length + max(ends, default=0)
+        if size != expected:
+            raise AnalysisError(f"{path.name} from {source} is "
+                                f"{'truncated' if size < expected else 'damaged'}: {size} "
+                                f"bytes, its header describes {expected}; nothing exported")
 
 
 def _write_base_files(model: str, num_labels: int, out: Path) -> None:
@@ -310,7 +402,8 @@ def sparse_convert(model_dir: Path, out: Path) -> None:
 
 
 def export(experiment: str, out: str, *, trial: str | None = None, knee: bool = False,
-           target: float | None = None, sparse: bool = False, df: Any = None) -> tuple[Any, str]:
+           target: float | None = None, sparse: bool = False, df: Any = None,
+           include_collapsed: bool = False) -> tuple[Any, str]:
     """Export one trial of a local experiment into the new folder ``out``.
 
     The folder is built next to ``out`` under a temporary name and renamed into place, so
@@ -332,13 +425,14 @@ def export(experiment: str, out: str, *, trial: str | None = None, knee: bool = 
     if target_dir.exists() and (not target_dir.is_dir() or any(target_dir.iterdir())):
         raise AnalysisError(f"--out {out} already exists and is not empty; give a new folder")
     df = read_experiment(experiment) if df is None else df
-    row = select_trial(df, trial, knee, target)
+    row = select_trial(df, trial, knee, target, include_collapsed)
     checkpoint = checkpoint_folder(Path(experiment).expanduser().resolve(), row)
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{target_dir.name}-", dir=target_dir.parent) as tmp:
         stock = Path(tmp) / "stock"
         stock.mkdir()
         how = build_folder(checkpoint, row, stock)
+        check_weights(stock, checkpoint)  # before the folder is published
         (stock / CARD).write_text(model_card(row, experiment_info(experiment), checkpoint))
         final = stock
         if sparse:

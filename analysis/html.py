@@ -78,7 +78,7 @@ def pareto_html(fronts: Fronts, summary: Summary, sources: Sequence[str],
     colors = group_colors(fronts.points[GROUP])
     svgs = [task_svg(fronts, task, colors, summary.baselines) for task in tasks] \
         or ["<p>(no completed trials)</p>"]
-    notes = [excluded_line(summary), *reference_lines(summary),
+    notes = [excluded_line(summary, fronts), *reference_lines(summary),
              *baseline_lines(fronts, summary), *notes_lines(notes)]
     extra = f"<br>{escape(pinned.replace('`', ''))}" if pinned else ""
     objectives = ", ".join(f"{c} ({d})" for c, d in fronts.objectives.items())

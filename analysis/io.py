@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import warnings
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -51,9 +52,46 @@ class Location:
     filesystem: pafs.FileSystem
     path: str
     display: str
+    #: For an output folder inside an experiment (its ``report/``): the experiment's path,
+    #: which the folder and its files must not leave through a symlink
+    within: str | None = None
 
     def join(self, *parts: str) -> str:
         return "/".join([self.path.rstrip("/"), *parts])
+
+
+#: Seconds to wait for an object store's endpoint before calling it unreachable: pyarrow's
+#: S3 client retries a refused or silent endpoint for many seconds per request, and a
+#: command makes many requests.
+ENDPOINT_TIMEOUT_S = 3.0
+
+
+def endpoint_problem(uri: str, timeout_s: float = ENDPOINT_TIMEOUT_S) -> str | None:
+    """Why the ``endpoint_override`` named in ``uri``'s query cannot be reached, or None (no
+    such parameter, or something accepts a connection there within ``timeout_s``).
+
+    The message names the host and port only, never the URI (it may carry credentials).
+    """
+    import socket
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(uri.partition("?")[2])
+    endpoint = (query.get("endpoint_override") or [None])[0]
+    if not endpoint:
+        return None
+    scheme = (query.get("scheme") or ["https"])[0]
+    parts = urlsplit(endpoint if "://" in endpoint else f"{scheme}://{endpoint}")
+    try:
+        port = parts.port or (80 if parts.scheme == "http" else 443)
+    except ValueError:
+        return f"endpoint_override {parts.netloc!r} has no valid port"
+    host = parts.hostname or ""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return (f"the storage endpoint {host}:{port} does not answer ({exc.strerror or exc}; "
+                f"waited up to {timeout_s:g} s)")
 
 
 def resolve(location: str | Path) -> Location:
@@ -69,6 +107,10 @@ def resolve(location: str | Path) -> Location:
             fs, path = pafs.FileSystem.from_uri(text)
         except (pa.ArrowException, ValueError) as exc:
             raise AnalysisError(f"cannot open {text}: {exc}") from exc
+        problem = endpoint_problem(text)
+        if problem is not None:
+            shown = re.sub(r"//[^/@]*@", "//***@", text.partition("?")[0])  # no credentials
+            raise AnalysisError(f"cannot read {shown}: {problem}")
         return Location(fs, path, text)
     return Location(pafs.LocalFileSystem(), Path(text).expanduser().resolve().as_posix(), text)
 
@@ -184,6 +226,7 @@ def read_experiment(
         files = collapse_consolidated(files)
     files = latest_per_trial(files) if latest_only else files
     groups = _read_files(loc, files, strict, every, latest_only)
+    groups = _drop_foreign_rows(groups, experiment_info(loc).get("name"), strict)
     if not groups:
         raise AnalysisError(
             f"none of the {len(files)} result files in {loc.display}/{RESULTS_DIR} could be "
@@ -216,6 +259,41 @@ def read_results(location: str | Path | Location, *, strict: bool = False) -> An
 
 
 _Group = list[tuple[str, pa.Table]]
+
+
+def _drop_foreign_rows(groups: dict[pa.Schema, _Group], name: Any,
+                       strict: bool) -> dict[pa.Schema, _Group]:
+    """Keep only the rows of experiment ``name`` (experiment.json's name; the rows carry it
+    in their ``experiment`` column): a result file copied in from another experiment was
+    counted as this experiment's trial. Without a recorded name nothing is dropped."""
+    if not isinstance(name, str) or not name:
+        return groups
+    import pyarrow.compute as pc
+
+    kept: dict[pa.Schema, _Group] = {}
+    for key, items in groups.items():
+        out: _Group = []
+        for path, table in items:
+            if schema.EXPERIMENT in table.column_names:
+                column = table.column(schema.EXPERIMENT)
+                mine = pc.fill_null(pc.equal(column, pa.scalar(name, column.type)), True) \
+                    if pa.types.is_string(column.type) or pa.types.is_large_string(
+                        column.type) else None
+                if mine is not None and not pc.all(mine).as_py():
+                    others = sorted({v for v in column.to_pylist() if v is not None and
+                                     v != name})
+                    message = (f"{path} holds rows of experiment(s) {', '.join(others)}, "
+                               f"not of {name}")
+                    if strict:
+                        raise schema.SchemaError(message)
+                    warnings.warn(f"skipping those rows: {message}", stacklevel=4)
+                    table = table.filter(mine)
+                    if table.num_rows == 0:
+                        continue
+            out.append((path, table))
+        if out:
+            kept[key] = out
+    return kept
 
 
 def _read_files(loc: Location, files: list[str], strict: bool, every: list[str] = (),

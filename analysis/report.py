@@ -10,32 +10,39 @@ Example:
 from __future__ import annotations
 
 import io as _io
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.fs as pafs
 
 from analysis import schema
+from analysis.errors import AnalysisError
 from analysis.fronts import GROUP
 from analysis.fronts import IS_KNEE
 from analysis.fronts import ON_TASK_FRONT
+from analysis.fronts import TIED_WITH
 from analysis.fronts import Fronts
 from analysis.io import Location
 from analysis.summary import Summary
 
 _FRONT_FIRST = (schema.EXPERIMENT, schema.SPACE, schema.METHOD, schema.TASK, schema.MODEL,
                 GROUP, schema.TRIAL_ID, IS_KNEE, ON_TASK_FRONT)
-_FRONT_ALSO = (schema.SCORE, schema.WEIGHT_SPARSITY, schema.HEAD_SPARSITY, schema.ITERATION,
-               schema.STEP)
-_EXCLUDED = ("failed", "diverged", "pruned", "nan_objective", "in_progress", "other")
+_FRONT_ALSO = (schema.SCORE, schema.SCORE_SE, TIED_WITH, schema.EVAL_EXAMPLES,
+               schema.WEIGHT_SPARSITY, schema.HEAD_SPARSITY, schema.ITERATION, schema.STEP)
+_EXCLUDED = ("collapsed", "failed", "diverged", "pruned", "nan_objective", "in_progress",
+             "other")
 
 
 def front_table(fronts: Fronts) -> pd.DataFrame:
     """The non-dominated rows as written to ``pareto.csv``: identity, objectives, params.
 
-    ``on_task_front`` says whether the row is also on its task's front across all groups.
+    ``on_task_front`` says whether the row is also on its task's front across all groups;
+    ``score_se`` is the score's standard error and ``tied_with`` names the front neighbours
+    it does not beat beyond noise (:func:`analysis.fronts.ties_within_noise`).
     ``param_*`` columns (searched and pinned values alike) that are empty on every front
     row are left out.
     """
@@ -43,7 +50,7 @@ def front_table(fronts: Fronts) -> pd.DataFrame:
     params = [c for c in front.columns
               if c.startswith(schema.PARAM_PREFIX) and front[c].notna().any()]
     cols = list(_FRONT_FIRST) + list(fronts.objectives)
-    cols += [c for c in _FRONT_ALSO if c not in cols] + params
+    cols += [c for c in _FRONT_ALSO if c not in cols and c in front.columns] + params
     cols += [c for c in fronts.group_by if c not in cols]
     return front[cols].reset_index(drop=True)
 
@@ -53,11 +60,18 @@ def summary_table(summary: Summary) -> pd.DataFrame:
     return summary.groups.reset_index()
 
 
-def excluded_line(summary: Summary) -> str:
-    """One sentence with the trials that are not on any front, by reason."""
-    totals = summary.groups[list(_EXCLUDED)].sum()
+def excluded_line(summary: Summary, fronts: Fronts | None = None) -> str:
+    """One sentence with the trials that are not on any front, by reason (collapsed ones
+    are named apart when ``--include-collapsed`` kept them as points)."""
+    kept = fronts is not None and fronts.include_collapsed
+    reasons = [r for r in _EXCLUDED if r in summary.groups and not (kept and r == "collapsed")]
+    totals = summary.groups[reasons].sum()
     parts = [f"{int(n)} {name.replace('_', ' ')}" for name, n in totals.items() if n]
-    return "excluded trials: " + (", ".join(parts) if parts else "none")
+    line = "excluded trials: " + (", ".join(parts) if parts else "none")
+    collapsed = int(summary.groups["collapsed"].sum()) if "collapsed" in summary.groups else 0
+    if kept and collapsed:
+        line += f"; {collapsed} collapsed kept as points (--include-collapsed, drawn hollow)"
+    return line
 
 
 def reference_lines(summary: Summary) -> list[str]:
@@ -106,7 +120,7 @@ def console_report(fronts: Fronts, summary: Summary, header: str = "",
     parts = [header] if header else []
     parts += [
         _text(groups[[c for c in cols if c in groups.columns and _shown(groups[c])]]),
-        excluded_line(summary),
+        excluded_line(summary, fronts),
         *reference_lines(summary),
         *baseline_lines(fronts, summary),
         *notes_lines(notes),
@@ -165,7 +179,7 @@ def markdown_report(
     if pinned:
         lines.append(pinned)
     lines += ["", "## Fronts", "", markdown_table(summary_table(summary)), "",
-              excluded_line(summary) + ".", ""]
+              excluded_line(summary, fronts) + ".", ""]
     lines += [f"- {line.strip()}" for line in reference_lines(summary)
               + baseline_lines(fronts, summary) + notes_lines(notes)]
     if summary.baselines:
@@ -208,8 +222,45 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
+def check_output(out: Location, names: Iterable[str]) -> None:
+    """Refuse to write through a symlink that leads out of where the output belongs.
+
+    An experiment folder may be shared: whoever planted ``EXP/report -> ~/.ssh`` or
+    ``EXP/report/index.html -> ~/.bashrc`` would have the next ``pareto`` overwrite the
+    target. The default ``report/`` folder must stay inside its experiment (``out.within``);
+    an ``--out`` folder is the user's choice (resolved already), but no file in it may lead
+    out of it. Object stores have no symlinks.
+
+    Raises:
+        AnalysisError: the folder or a file to be written is such a symlink.
+    """
+    import os
+
+    if not isinstance(out.filesystem, pafs.LocalFileSystem):
+        return
+    root = os.path.realpath(out.within or out.path)
+    folder = os.path.realpath(out.path)
+
+    def inside(path: str) -> bool:
+        return path == root or path.startswith(root.rstrip("/") + "/")
+
+    if not inside(folder):
+        raise AnalysisError(f"refusing to write the report: {out.display} is a symlink to "
+                            f"{folder}, outside the experiment {out.within}; remove the link "
+                            "or pass --out DIR")
+    for name in names:
+        path = os.path.join(out.path, name)
+        if os.path.islink(path) and not inside(os.path.realpath(path)):
+            raise AnalysisError(f"refusing to write {out.display}/{name}: it is a symlink to "
+                                f"{os.path.realpath(path)}, outside {root}; remove the link")
+
+
 def write_files(out: Location, files: Mapping[str, bytes]) -> list[str]:
-    """Write ``name -> bytes`` into the folder ``out`` (created if needed); return the paths."""
+    """Write ``name -> bytes`` into the folder ``out`` (created if needed); return the paths.
+
+    Nothing is written through a symlink leading elsewhere (:func:`check_output`).
+    """
+    check_output(out, files)
     out.filesystem.create_dir(out.path, recursive=True)
     written = []
     for name, data in files.items():

@@ -7,10 +7,40 @@ the user says otherwise; Ray 2.60's token authentication is left on.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from orchestrator.errors import UsageError
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """Start a local cluster whose node address is 127.0.0.1, so its services bind there.
+
+    Ray's GCS, raylet, workers and dashboard agent listen on loopback only when the node's
+    address is a loopback address, and otherwise on every interface (``::``/``0.0.0.0``),
+    where anyone on the network reaches them (the agent's ``/metrics`` has no
+    authentication). ``ray.init(_node_ip_address="127.0.0.1")`` does not help: Ray
+    replaces a loopback address by the routable one. Ray picks 127.0.0.1 itself where
+    clusters are off (macOS, Windows: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER``), read from
+    ``ray_constants.ENABLE_RAY_CLUSTER`` when the node starts; a local cluster of one node is
+    exactly that case, so the flag is off for this start only (joining a cluster with
+    ``--address`` needs the routable address, and is untouched). What Ray still binds to
+    all interfaces is listed in the README (Security).
+    """
+    from ray._private import ray_constants
+
+    if not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):  # a Ray that renamed it: start as
+        yield  # Ray decides (tests/reliability/test_security_round2.py names the sockets)
+        return
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
 
 
 @dataclass(frozen=True)
@@ -31,6 +61,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
             num_gpus: int | None = None, include_dashboard: bool = True,
             dashboard_host: str = "127.0.0.1") -> ClusterInfo:
     """Join ``address`` (``auto`` or ``HOST:PORT``), or start a local cluster."""
+    if num_cpus is not None and num_cpus < 1:  # resume too: Ray's own error is a traceback
+        raise UsageError(f"--num-cpus must be >= 1, but got {num_cpus}")
     import ray
 
     if address is not None:
@@ -40,9 +72,10 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     if address is None:
         if include_dashboard:
             warn_if_exposed(dashboard_host)
-        ctx = ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus,
-                       include_dashboard=include_dashboard, dashboard_host=dashboard_host,
-                       log_to_driver=True, logging_level="WARNING")
+        with _loopback_node():
+            ctx = ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus,
+                           include_dashboard=include_dashboard, dashboard_host=dashboard_host,
+                           log_to_driver=True, logging_level="WARNING")
         return _info(started_here=True, address=ctx.address_info.get("address", "local"),
                      dashboard=ctx.dashboard_url or None)
     try:

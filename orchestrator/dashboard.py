@@ -14,6 +14,9 @@ from orchestrator.experiment import Experiment
 
 
 def serve(args: argparse.Namespace) -> int:
+    # Before anything is read: a port outside 1..65535 was a traceback from the server.
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 1..65535, but got {args.port}")
     experiment = Experiment.at(args.storage, args.name)
     experiment.load()  # a clear error when the experiment does not exist
     experiment.sync_journal_down()

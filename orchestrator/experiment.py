@@ -61,6 +61,64 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+#: The fields of experiment.json that commands read, and what each must be. A hand-edited or
+#: damaged file used to end in a traceback (``int("many")``, ``record["space"]`` of a list).
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and v == v \
+        and v not in (float("inf"), float("-inf"))
+
+
+def _is_objectives(v: Any) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(o, list) and len(o) == 2 and isinstance(o[0], str) and o[1] in ("max", "min")
+        for o in v)
+
+
+RECORD_FIELDS: dict[str, tuple[Any, str]] = {
+    "name": (lambda v: isinstance(v, str), "a string"),
+    "space": (lambda v: isinstance(v, str) and bool(v), "a space name"),
+    "profile": (lambda v: isinstance(v, str), "a profile name"),
+    "trainable": (lambda v: isinstance(v, str), "a trainable name"),
+    "num_samples": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "concurrency": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "objectives": (_is_objectives, 'a list of [metric, "max" | "min"] pairs'),
+    "resources": (lambda v: isinstance(v, dict) and set(v) <= {"cpus_per_trial",
+                                                              "gpus_per_trial"}
+                  and all(_is_number(x) and x >= 0 for x in v.values()),
+                  "an object of cpus_per_trial and gpus_per_trial (numbers >= 0)"),
+    "overrides": (lambda v: isinstance(v, dict), "an object"),
+    "settings": (lambda v: isinstance(v, dict), "an object"),
+    "address": (lambda v: v is None or isinstance(v, str), "null or a string"),
+    "reuse_actors": (lambda v: isinstance(v, bool), "true or false"),
+    "time_budget_s": (lambda v: v is None or (_is_number(v) and v > 0),
+                      "null or a number of seconds > 0"),
+}
+
+
+def check_record(record: Any, where: str) -> dict[str, Any]:
+    """experiment.json is an object with a ``space``, and every field a command reads has
+    the type it reads it as; otherwise one line naming the file, the field and the rule."""
+    if not isinstance(record, dict):
+        raise UsageError(f"{where} is damaged: it must hold a JSON object, but holds a "
+                         f"{type(record).__name__}")
+    if "space" not in record:
+        raise UsageError(f"{where} is damaged: it has no 'space' field")
+    for key, (ok, rule) in RECORD_FIELDS.items():
+        if key in record and not ok(record[key]):
+            raise UsageError(f"{where} is damaged: {key!r} must be {rule}, but is "
+                             f"{record[key]!r:.80}")
+    return record
+
+
+def one_line_of(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment folder under a storage root."""
@@ -177,9 +235,17 @@ class Experiment:
                                 json.dumps(full, indent=2, default=str, sort_keys=True))
 
     def load(self) -> dict[str, Any]:
+        """experiment.json, checked by :func:`check_record` (status, resume, dashboard,
+        warm-start and finish all read it here)."""
         if not self.exists():
             raise UsageError(f"no experiment {self.name!r} in {self.storage.display}")
-        return json.loads(self.storage.read_text(self.metadata_file))
+        where = self.storage.uri(self.metadata_file)
+        try:
+            record = json.loads(self.storage.read_text(self.metadata_file))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{where} is damaged: not valid JSON ({one_line_of(exc)})") \
+                from None
+        return check_record(record, where)
 
     def known_names(self) -> list[str]:
         """Names of the experiments next to this one (for "did you mean" messages)."""

@@ -1,8 +1,9 @@
 """The end of ``launch`` and ``resume``: how the sweep ended, in two or three lines.
 
-A sweep with unfinished trials (Ctrl-C, a killed trial process) says how to resume it and
-exits 130; a finished one says where its results are and how to see its fronts; a sweep in
-which every trial failed is an error (exit code 1) pointing at the ``error`` column.
+A sweep that was interrupted (Ctrl-C) or has unfinished trials (a killed trial process)
+says how to resume it and exits 130; a finished one says where its results are and how to
+see its fronts; a sweep in which every trial failed is an error (exit code 1) pointing at
+the ``error`` column.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis import schema as S
+from analysis.errors import redact  # a --storage URI's ?secret_key=... stays off the console
 from orchestrator.errors import OrchestratorError
 from orchestrator.experiment import Experiment
 from orchestrator.reconcile import trial_ids
@@ -23,14 +25,48 @@ def finish(experiment: Experiment, grid: Any) -> int:
     finished = set(df[df[S.IS_FINAL]][S.TRIAL_ID]) if len(df) else set()
     open_trials = [t for t in trial_ids(grid, experiment.load()["space"]) if t not in finished]
     errors = grid.num_errors
-    if open_trials:
-        print(f"stopped {experiment.name} with {len(open_trials)} trials unfinished; continue "
-              f"with: python -m orchestrator resume {experiment.name}")
+    from orchestrator.interrupts import interrupted
+
+    # An interrupt is reported as one even when no started trial is left open: the sweep
+    # may not have asked for all its trials yet.
+    if interrupted() or open_trials:
+        how = "interrupted" if interrupted() else "stopped"
+        print(f"stopped {experiment.name} ({how}) with {len(open_trials)} trials unfinished; "
+              f"continue with: python -m orchestrator resume {experiment.name}")
         return 130
-    print(f"finished {experiment.name}: {len(grid)} trials, {errors} failed; results in "
-          f"{experiment.uri}/results")
-    print(f"  fronts and report: python -m analysis pareto {experiment.uri}")
+    record = experiment.load()
+    completed = completed_trials(df)
+    print(f"finished {experiment.name}: {len(grid)} trials, {completed} completed, {errors} "
+          f"failed; results in {redact(experiment.uri)}/results")
+    budget = budget_note(record, completed, errors)
+    if budget:
+        print(f"  {budget}")
+    print(f"  fronts and report: python -m analysis pareto {redact(experiment.uri)}")
     if errors and errors == len(grid):
         raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
                                 f"results or the trial logs under {experiment.uri}")
     return 0
+
+
+def completed_trials(df: Any) -> int:
+    """Trials whose final row says completed (stopped, failed and diverged ones do not)."""
+    if not len(df):
+        return 0
+    finals = df[df[S.IS_FINAL].fillna(False).astype(bool)]
+    return int(finals[finals[S.STATUS] == S.STATUS_COMPLETED][S.TRIAL_ID].nunique())
+
+
+def budget_note(record: dict, completed: int, failed: int) -> str | None:
+    """Why a sweep with a ``--time-budget`` ended short, or None: "finished: 2 trials, 0
+    failed" used to hide that the budget had stopped every trial before it completed."""
+    import time
+
+    budget, requested = record.get("time_budget_s"), record.get("num_samples")
+    created = record.get("created")
+    if not isinstance(budget, (int, float)) or not isinstance(requested, int):
+        return None
+    ran_out = isinstance(created, (int, float)) and time.time() - created >= budget
+    if not ran_out or completed + failed >= requested:
+        return None
+    return (f"the time budget (--time-budget {budget:g} s) stopped the sweep: {completed} of "
+            f"{requested} trials completed")

@@ -20,7 +20,7 @@ from orchestrator.launch_options import LaunchOptions, check_sampler
 from orchestrator.preflight import preflight
 from orchestrator.reconcile import reconcile, trial_ids
 from orchestrator.settings import SweepSettings, build_settings, describe, space_named
-from orchestrator.storage import artifacts_root
+from orchestrator.storage import artifacts_root, redact
 from orchestrator.sweep import Resources, SweepPlan, run_sweep
 
 
@@ -88,7 +88,7 @@ def launch(args: argparse.Namespace) -> int:
     from orchestrator.targets import launch_targets
 
     targets = launch_targets(args, sweep, experiment.storage.text, controls)
-    preflight(sweep)
+    preflight(sweep, local_cluster=args.address is None)
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
     from orchestrator.storage_check import alive_nodes, check_shared_storage
@@ -110,7 +110,11 @@ def launch(args: argparse.Namespace) -> int:
                            "early_stop": controls["early_stop"],
                            "warm_start": args.warm_start,
                            "warm_start_trials": len(controls["warm_start"]),
+                           "time_budget_s": options.time_budget_s,
                            "targets": list(targets.targets) if targets else None})
+        from orchestrator import driver_lock
+
+        driver_lock.acquire(experiment, "launch")  # held until exit: `resume` waits its turn
         _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint(), reuse)
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
                          seed=args.seed, max_failures=options.max_failures, quiet=args.quiet,
@@ -121,6 +125,9 @@ def launch(args: argparse.Namespace) -> int:
         experiment.sync_journal_up()
     finally:
         shutdown_if_started(cluster)
+        from orchestrator import driver_lock
+
+        driver_lock.release(experiment)
     return finish(experiment, grid)
 
 
@@ -142,7 +149,7 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
                  concurrency: int, cluster: Any, hint: str, reuse: bool = False) -> None:
     print(f"experiment {experiment.name}: {num_samples} trials of {sweep.space.name} "
           f"({sweep.profile} profile), {concurrency} at a time")
-    print(f"  folder    {experiment.uri}")
+    print(f"  folder    {redact(experiment.uri)}")
     print(f"  searching {', '.join(sweep.searched) or '(nothing: every parameter is pinned)'}")
     if cluster.dashboard_url:
         print(f"  dashboard http://{cluster.dashboard_url.removeprefix('http://')}  ({hint})")

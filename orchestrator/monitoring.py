@@ -20,9 +20,14 @@ _NEEDS = {"mlflow": ("mlflow", "pip install 'prunesweep[mlflow]' (mlflow-skinny)
 
 
 def did_you_mean(value: str, valid: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for a near miss among ``valid``, else ``""``."""
-    close = difflib.get_close_matches(value, list(valid), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'x'?)`` for a near miss among ``valid``, else ``""``; equally near
+    misses are all named (``nsga``: 'nsga2' or 'nsga3'), never one picked at random."""
+    close = difflib.get_close_matches(value, list(valid), n=3, cutoff=0.5)
+    if not close:
+        return ""
+    ratio = [difflib.SequenceMatcher(None, value, c).ratio() for c in close]
+    best = sorted(c for c, r in zip(close, ratio) if r == ratio[0])
+    return f" (did you mean {' or '.join(map(repr, best))}?)"
 
 
 def log_targets(values: Sequence[str] | None) -> tuple[str, ...]:

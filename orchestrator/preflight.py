@@ -33,8 +33,11 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
 MIN_SCORE_TRAVEL = 5.0
 
 
-def preflight(sweep: SweepSettings) -> None:
+def preflight(sweep: SweepSettings, local_cluster: bool = False) -> None:
     """Check model, data, artifacts and data-dependent settings; raises :class:`UsageError`.
+
+    ``local_cluster``: the trials will run on this machine (no ``--address``), so what it
+    lacks (CUDA for ``device=cuda``) is known here; a joined cluster may have it elsewhere.
 
     The model and the data are both checked before failing, so one message names every
     missing piece and, when the hub cannot be reached, says what does run on this machine
@@ -59,6 +62,9 @@ def preflight(sweep: SweepSettings) -> None:
         hint = what_works_here(sweep) if unreachable else ""
         raise UsageError("; and ".join(str(p) for p in problems) + hint)
     check_artifact_paths(settings)
+    check_sequence_length(settings)
+    if local_cluster:
+        check_device(settings.get("device", "auto"))
     if sweep.space.trainable == "smp":
         preflight_released_pruner(settings)
     check_extra_examples(settings, sweep.searched, train_rows)
@@ -164,6 +170,66 @@ def check_pickle_refused_or_safe(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path} is not a readable torch checkpoint: "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
             from None
+
+
+# -- runtime settings against the model and this machine -----------------------------------
+
+
+def max_positions(name: str) -> int | None:
+    """``max_position_embeddings`` of model ``name``, read from its config.json without
+    loading it (None when the config is not at hand, e.g. a hub model not cached)."""
+    from trainables.model_source import resolve_model
+
+    try:
+        source = resolve_model(name)
+    except (ValueError, RuntimeError):
+        return None
+    if source.kind == "tiny":
+        from trainables.models import TINY_CONFIG
+
+        return int(TINY_CONFIG["max_position_embeddings"])
+    config_file: Any = Path(source.location) / "config.json"
+    if source.kind == "hub":
+        from huggingface_hub import try_to_load_from_cache
+
+        config_file = try_to_load_from_cache(source.location, "config.json")
+        if not isinstance(config_file, str):
+            return None
+    try:
+        value = json.loads(Path(config_file).read_text()).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None  # check_model_folder names a broken config.json
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def check_sequence_length(settings: dict[str, Any]) -> None:
+    """``max_seq_length`` fits the model's (and a CAP teacher's) position embeddings: longer
+    inputs index past the embedding table, an error inside every trial."""
+    length = settings.get("max_seq_length", 128)
+    for key in ("model", "teacher_path"):
+        name = settings.get(key) or ("bert-base-uncased" if key == "model" else None)
+        limit = max_positions(name) if name else None
+        if limit is not None and length > limit:
+            raise UsageError(f"max_seq_length={length} is longer than {key} {name!r} can "
+                             f"read (max_position_embeddings={limit}); set max_seq_length "
+                             f"<= {limit}")
+
+
+def check_device(device: Any) -> None:
+    """``device=cuda[:N]`` names a GPU this machine has (trials would fail on their first
+    step otherwise)."""
+    if not isinstance(device, str) or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise UsageError(f"device={device!r}, but CUDA is not available on this machine; "
+                         "use device=auto or cpu, or join a cluster with GPUs (--address)")
+    index = device.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise UsageError(f"device={device!r}: this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s) (cuda:0.."
+                         f"cuda:{torch.cuda.device_count() - 1})")
 
 
 # -- the data -------------------------------------------------------------------------------

@@ -196,7 +196,21 @@ class ParquetResultsCallback(Callback):
             self._storage = open_storage(self.storage_text)
         return self._storage
 
+    def rebase(self, storage_text: str, results_dir: str, journal_mirror: Any) -> None:
+        """Write into the experiment folder ``resume`` was given, wherever the experiment
+        was launched (the pickled callback holds the paths of that time; see
+        :mod:`orchestrator.relocate`)."""
+        legacy = self.rows_dir == self.results_dir  # an old layout stays an old layout
+        self.storage_text, self.results_dir = storage_text, results_dir
+        self.rows_dir = results_dir if legacy else rows_dir_of(results_dir)
+        self.journal_mirror = journal_mirror
+        self._storage = None
+
     def setup(self, **info: Any) -> None:
+        # Tune installed its SIGINT handler just before calling setup: record interrupts.
+        from orchestrator.interrupts import watch
+
+        watch()
         self.storage.makedirs(self.rows_dir)
 
     def _trial_ended(self, trial: Any) -> None:
@@ -224,8 +238,14 @@ class ParquetResultsCallback(Callback):
         self._trial_ended(trial)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        # A trial stopped by the time budget ends TERMINATED without on_trial_complete;
-        # an interrupted one (Ctrl-C) stays RUNNING/PENDING and is left for `resume`.
+        # A trial stopped by the time budget ends TERMINATED without on_trial_complete.
+        # After an interrupt (Ctrl-C) Tune stops the running trials the same way, but its
+        # saved state still has them RUNNING and `resume` finishes them: they get no row
+        # that says they ended.
+        from orchestrator.interrupts import interrupted
+
+        if interrupted():
+            return
         for trial in trials:
             last = trial.last_result or {}
             if trial.status == "TERMINATED" and not last.get(S.IS_FINAL):

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import argparse
 
+from analysis.errors import redact  # URIs may hold credentials
 from orchestrator.errors import UsageError
 from orchestrator.experiment import Experiment
 from orchestrator.finish import finish
+from orchestrator.launch_options import check_num_cpus
 from orchestrator.reconcile import reconcile, trial_ids
-from orchestrator.state_check import check_state_readable
+from orchestrator.state_check import (
+    check_journal_whole,
+    check_state_readable,
+    check_trainer_states,
+)
 from orchestrator.trust import check_resume_state
 
 
@@ -24,16 +30,33 @@ def resume(args: argparse.Namespace) -> int:
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
     from orchestrator.sweep import Resources, make_trainable
 
+    check_num_cpus(args.num_cpus)  # an option needs nothing else: check it first
     experiment = Experiment.open(args.storage, args.name)
     record = experiment.load()
+    from orchestrator import driver_lock
+    from orchestrator.relocate import check_not_renamed, rebase
+
+    check_not_renamed(experiment, record)
     check_resume_state(experiment.path, is_local=experiment.storage.is_local,
                        display=experiment.storage.display,
                        trust_storage=getattr(args, "trust_storage", False))
+    # Before reading any state: a live driver may be writing it (one driver per experiment).
+    driver_lock.acquire(experiment, "resume")
     fs = experiment.storage.tune_filesystem
     check_state_readable(experiment.storage, experiment.path, experiment.name)
+    experiment.sync_journal_down()
+    check_journal_whole(experiment.journal, experiment.name)  # before anything appends to it
+    if experiment.storage.is_local:  # a replaced trainer.pt: one line now, not a Ray traceback
+        from analysis import schema as S
+        from orchestrator.results import read_rows
+
+        rows = read_rows(experiment)
+        finals = rows[rows[S.IS_FINAL].fillna(False).astype(bool)] if len(rows) else rows
+        check_trainer_states(experiment.path, experiment.name, set(finals[S.TRIAL_ID]))
     if not tune.Tuner.can_restore(experiment.path, storage_filesystem=fs):
         raise UsageError(f"experiment {args.name!r} has no Tune state to resume (it stopped "
                          "before its first trial started); launch it again under a new name")
+    _check_state_complete(experiment, record)
     resources = Resources(**record.get("resources", {}))
     from orchestrator.objectives import allow_final_only_metrics  # a --objectives speedup sweep
 
@@ -50,9 +73,28 @@ def resume(args: argparse.Namespace) -> int:
         experiment.sync_journal_down()
         tuner = tune.Tuner.restore(experiment.path, trainable, resume_unfinished=True,
                                    resume_errored=True, storage_filesystem=fs)
+        moved_from = rebase(tuner, experiment)  # write only into the folder we were given
+        if moved_from:
+            print(f"  moved     launched in {moved_from}; continuing in "
+                  f"{redact(experiment.uri)}")
         grid = tuner.fit()
         reconcile(experiment, trial_ids(grid, record["space"]))
         experiment.sync_journal_up()
     finally:
         shutdown_if_started(cluster)
+        driver_lock.release(experiment)
     return finish(experiment, grid)
+
+
+def _check_state_complete(experiment: Experiment, record: dict) -> None:
+    """Refuse to resume from Tune state that lost a file (see ``check_state_complete``)."""
+    from analysis import schema as S
+    from orchestrator.results import read_rows
+    from orchestrator.state_check import check_state_complete
+
+    df = read_rows(experiment)
+    finished = int(df[df[S.IS_FINAL]][S.TRIAL_ID].nunique()) if len(df) else 0
+    check_state_complete(experiment.storage, experiment.path, experiment.name,
+                         journal_present=experiment.journal.is_file(), space=record["space"],
+                         trials_with_rows=int(df[S.TRIAL_ID].nunique()) if len(df) else 0,
+                         finished_trials=finished, num_samples=record.get("num_samples"))

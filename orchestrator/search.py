@@ -35,6 +35,17 @@ def constraint_values(result: Mapping[str, Any],
     return values
 
 
+def rebase_paths(config: dict, old_root: str, new_root: str) -> dict:
+    """``config`` with every path under ``old_root`` moved under ``new_root`` (the storage
+    root an experiment was launched in, and the one it is resumed from)."""
+    old = old_root.rstrip("/")
+    out = dict(config)
+    for key, value in config.items():
+        if isinstance(value, str) and (value == old or value.startswith(old + "/")):
+            out[key] = new_root.rstrip("/") + value[len(old):]
+    return out
+
+
 def make_sampler(name: str, seed: int | None, num_objectives: int,
                  constrained: bool, population: int | None = None) -> Any:
     """One of Optuna's multi-objective capable samplers by name (checked by
@@ -80,7 +91,56 @@ class SweepSearch(OptunaSearch):
         self.constraints = tuple(constraints)
         self.targets = targets  # an orchestrator.targets.TargetPlan with --targets
 
+    def rebase(self, journal: str, roots: tuple[str, str] | None = None) -> None:
+        """Use the journal ``journal`` and move config paths from ``roots[0]`` to ``roots[1]``.
+
+        Tune pickles this searcher with the absolute journal path of the folder it was
+        launched in; ``resume`` of a copied or moved experiment calls this so that the study
+        goes on in the folder it was given (see :mod:`orchestrator.relocate`). It applies to
+        the state restored later from ``searcher-state-*.pkl`` too (:meth:`restore`).
+        """
+        self._home = (journal, roots)
+        self._apply_home()
+
+    def restore(self, checkpoint_path: str) -> None:
+        home = self.__dict__.get("_home")
+        super().restore(checkpoint_path)  # replaces __dict__ with the saved one
+        self._home = home
+        self._apply_home()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_home", None)  # this driver's folder, not the one a later resume is given
+        return state
+
+    def _apply_home(self) -> None:
+        home = self.__dict__.get("_home")
+        if not home:
+            return
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        journal = home[0]
+        study = getattr(self, "_ot_study", None)
+        for storage in {id(s): s for s in (getattr(self, "_storage", None),
+                                           getattr(study, "_storage", None))}.values():
+            backend = getattr(storage, "_backend", None)
+            if isinstance(storage, JournalStorage) and isinstance(backend, JournalFileBackend) \
+                    and backend._file_path != journal:
+                # Same storage object (the study and its trials keep pointing at it), new
+                # file; the in-memory replay restarts from that file's first record.
+                storage._backend = JournalFileBackend(journal)
+                storage._replay_result = type(storage._replay_result)(storage._worker_id_prefix)
+
+    def _rebased(self, config: dict | None) -> dict | None:
+        roots = (self.__dict__.get("_home") or (None, None))[1]
+        # Searcher.FINISHED is a string, None means "not now": only a config is rebased.
+        return rebase_paths(config, *roots) if roots and isinstance(config, dict) else config
+
     def suggest(self, trial_id: str) -> dict | None:
+        return self._rebased(self._suggest(trial_id))
+
+    def _suggest(self, trial_id: str) -> dict | None:
         if self.targets is not None and trial_id not in self._ot_trials:
             # The target is ours to choose (budget spread over targets); Optuna samples the
             # other knobs of the enqueued trial around it.

@@ -55,6 +55,11 @@ def space_named(name: str) -> SearchSpace:
         raise UsageError(str(exc)) from None
 
 
+#: Config keys the orchestrator fills in itself: a ``--set`` of one was silently replaced.
+#: Each maps to the option that sets it.
+INTERNAL_KEYS = {"storage_root": "--artifacts-dir"}
+
+
 def parse_sets(trainable: str, pairs: Sequence[str]) -> dict[str, Any]:
     """``["lr=3e-5", "bf16=true"]`` -> typed values, checked against the trainable's config."""
     from trainables import config_class
@@ -66,6 +71,9 @@ def parse_sets(trainable: str, pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set expects key=value, but got {pair!r}")
+        if key.strip() in INTERNAL_KEYS:
+            raise UsageError(f"--set {key.strip()}: {key.strip()} is set by the orchestrator, "
+                             f"not by --set; use {INTERNAL_KEYS[key.strip()]}")
         try:
             values[key.strip()] = parse_value(cls, key.strip(), text.strip())
         except ConfigError as exc:
@@ -88,17 +96,41 @@ def build_settings(
     overrides = parse_sets(space.trainable, sets)
     if model is not None:
         overrides["model"] = model
+    # --data-dir and --set data_dir=... are one setting with one check: a data_dir given
+    # either way must exist, and it means real data (a --set data_dir used to leave a
+    # profile's synthetic_data on, so the sweep trained on generated examples without a word).
+    flag = "--data-dir"
+    if data_dir is None and overrides.get("data_dir") is not None:
+        data_dir, flag = str(overrides["data_dir"]), "--set data_dir"
     if data_dir is not None:
-        path = Path(data_dir).expanduser().resolve()
+        from orchestrator.storage import local_folder
+
+        # empty and URIs refused with credentials redacted (trials read data with open())
+        path = local_folder(flag, str(data_dir))
         if not path.is_dir():
-            raise UsageError(f"--data-dir {data_dir}: no such directory ({path})")
+            raise UsageError(f"{flag} {data_dir}: no such directory ({path})")
+        if overrides.get("synthetic_data") is True:
+            raise UsageError(f"{flag} {data_dir} with --set synthetic_data=true: generated "
+                             "examples would replace the data; drop one of the two")
         overrides["data_dir"] = str(path)
-        overrides.setdefault("synthetic_data", False)
+        overrides["synthetic_data"] = False
     if storage_root is not None:
+        check_folder_path(Path(storage_root))
         overrides["storage_root"] = str(storage_root)
     sweep = SweepSettings(space, profile, overrides)
     validate_settings(sweep, aimed=aimed)
     return sweep
+
+
+def check_folder_path(path: Path) -> None:
+    """The artifacts folder (``--artifacts-dir``) can be a folder: neither it nor a parent is
+    a file. Trials create it on first use, so a file there failed inside every trial."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise UsageError(f"the artifacts folder {path} cannot be created: {part} is "
+                                 "a file, not a folder (choose another with --artifacts-dir)")
+            return
 
 
 def validate_settings(sweep: SweepSettings, aimed: bool = False) -> None:

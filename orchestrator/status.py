@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from analysis import schema as S
-from analysis.layout import TUNE_TRIAL_ATTR
+from analysis.errors import redact  # URIs may hold credentials
+from analysis.layout import RESULTS_DIR, TUNE_TRIAL_ATTR
 from orchestrator.experiment import Experiment
 
 STATES = (S.STATUS_COMPLETED, S.STATUS_PRUNED, S.STATUS_FAILED, S.STATUS_DIVERGED)
@@ -48,6 +49,8 @@ def study_trials(experiment: Experiment) -> list[Any] | None:
                                   storage=journal_storage(experiment))
     except KeyError:  # the journal exists but the study is not created yet
         return []
+    except ValueError:  # a line that is not JSON: status_warnings names it; go on without
+        return None
     trials = [t for t in study.get_trials(deepcopy=False)
               if "warm_start" not in t.user_attrs and "orphaned" not in t.user_attrs]
     return sorted(trials, key=lambda t: t.number)
@@ -133,7 +136,37 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def status_warnings(experiment: Experiment, trials: list[Any] | None,
+                    states: dict[str, str]) -> list[str]:
+    """What status cannot show faithfully, named: a damaged journal, missing result folders,
+    trials the journal has finished but no row records."""
+    from analysis.layout import ROWS_DIR
+
+    from orchestrator.state_check import journal_problem
+
+    found = []
+    problem = journal_problem(experiment.journal)
+    if problem is not None:
+        found.append(f"the Optuna journal {experiment.journal} is damaged: {problem}; "
+                     "the counts below may miss trials")
+    storage = experiment.storage
+    missing = [folder for folder in (RESULTS_DIR, ROWS_DIR)
+               if not storage.exists(storage.join(experiment.name, folder))]
+    if trials and len(missing) == 2:
+        found.append(f"{redact(experiment.uri)} has neither {RESULTS_DIR}/ nor {ROWS_DIR}/ "
+                     f"although the journal lists {len(trials)} trials: their result rows "
+                     "are gone (deleted or moved?), so they are shown as running")
+    finished = [t for t in trials or [] if t.state.is_finished()
+                and str(t.user_attrs.get(TUNE_TRIAL_ATTR, "")) not in states]
+    if finished and len(missing) < 2:
+        found.append(f"{len(finished)} trials the journal has finished have no result row "
+                     f"in {redact(experiment.uri)}/{RESULTS_DIR} (files deleted or not written)")
+    return found
+
+
 def status(args: argparse.Namespace) -> int:
+    import sys
+
     experiment = Experiment.open(args.storage, args.name)
     record = experiment.load()
     from orchestrator.results import read_rows
@@ -145,6 +178,8 @@ def status(args: argparse.Namespace) -> int:
     states = trial_states(df) if len(df) else {}
     counts = {s: sum(1 for v in states.values() if v == s) for s in (*STATES, S.STATUS_RUNNING)}
     trials = study_trials(experiment)
+    for warning in status_warnings(experiment, trials, states):
+        print(f"warning: {warning}", file=sys.stderr)
     asked = None if trials is None else len(trials)
     started = max(len(states), asked or 0)
     counts[S.STATUS_RUNNING] += max(0, started - len(states))  # asked, no row yet

@@ -25,6 +25,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+# One redaction helper for the messages of both packages: the analysis owns it (it imports
+# no sibling package); ``orchestrator.storage.redact`` stays the orchestrator's name for it.
+from analysis.errors import redact
 from orchestrator.errors import UsageError
 
 
@@ -133,29 +136,50 @@ class Storage:
             raise UsageError(f"storage path {self.display} is not writable: {reason}") from None
 
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s?#]+@")
-_SECRET_PARAM = re.compile(
-    r"(?P<key>[?&](?:[A-Za-z_]*(?:secret|key|token|password|passwd|credential|signature)"
-    r"[A-Za-z_]*))=[^&\s#]*", re.IGNORECASE)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def redact(text: str) -> str:
-    """``text`` with the credentials of any URI in it replaced by ``***``.
+def is_uri(text: str) -> bool:
+    """``text`` names a remote location (``s3://``, ``gs://``, ...); ``file://`` is local."""
+    return bool(_URI.match(text)) and not text.startswith("file://")
 
-    Covers user info (``s3://KEY:SECRET@bucket``) and query options whose name says secret
-    (``?access_key=...&secret_key=...&session_token=...``), so that messages, logs and
-    experiment.json never repeat them.
 
-    Example:
-        >>> redact("s3://AKIA:abc@bucket/exps?secret_key=x&region=eu")
-        's3://***@bucket/exps?secret_key=***&region=eu'
+def check_not_empty(flag: str, text: str | None) -> None:
+    """An empty path means the current directory to ``Path``; nobody means that by ``''``."""
+    if text is not None and not str(text).strip():
+        raise UsageError(f"{flag} {text!r}: the path is empty; give a folder (or omit the "
+                         "option for its default)")
+
+
+def local_folder(flag: str, text: str) -> Path:
+    """``text`` as an absolute local path, refusing what is empty or a URI.
+
+    Options that the trials read with plain file calls (``--artifacts-dir`` holds build
+    locks, ``--data-dir`` is read with ``open``) cannot take a URI: ``Path`` would turn
+    ``s3://KEY:SECRET@bucket/x`` into a local folder ``./s3:/KEY:SECRET@bucket/x`` and create
+    it, credentials in its name. The refusal names the value with credentials redacted.
     """
-    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
-    return _SECRET_PARAM.sub(lambda m: f"{m.group('key')}=***", text)
+    check_not_empty(flag, text)
+    if is_uri(text) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text) and "@" in text:
+        raise UsageError(f"{flag} {redact(text)}: must be a local (or NFS) folder, not a "
+                         "URI; only --storage takes a URI")
+    return Path(text.removeprefix("file://")).expanduser().resolve()
+
+
+def check_path_options(args) -> None:
+    """The path options of a command line, checked before anything starts (``launch``'s
+    :meth:`LaunchOptions.from_args` calls this): ``--storage`` not empty, ``--data-dir`` and
+    ``--artifacts-dir`` local folders. The functions that use each value check again."""
+    check_not_empty("--storage", getattr(args, "storage", None))
+    for flag in ("data_dir", "artifacts_dir"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            local_folder("--" + flag.replace("_", "-"), value)
 
 
 def open_storage(text: str) -> Storage:
     """Resolve ``--storage``: a path (made absolute) or a pyarrow filesystem URI."""
+    check_not_empty("--storage", text)
     if "://" not in text or text.startswith("file://"):
         root = Path(text.removeprefix("file://")).expanduser().resolve()
         return Storage(str(root), pafs.LocalFileSystem(), str(root))
@@ -165,6 +189,11 @@ def open_storage(text: str) -> Storage:
     except (pa.ArrowException, ValueError, OSError) as exc:
         raise UsageError(f"--storage {redact(base)}: pyarrow cannot open it: "
                          f"{redact(str(exc))}") from None
+    from analysis.io import endpoint_problem
+
+    problem = endpoint_problem(text)  # seconds, not pyarrow's minutes of retries
+    if problem is not None:
+        raise UsageError(f"--storage {redact(base)}: {problem}")
     del base
     return Storage(text, fs, root.rstrip("/"), query)
 
@@ -172,8 +201,8 @@ def open_storage(text: str) -> Storage:
 def artifacts_root(storage: Storage, artifacts_dir: str | None) -> Path:
     """Where trials keep shared artifacts: --artifacts-dir, else the storage root when it is a
     folder, else each node's local cache (an object store cannot hold the build locks)."""
-    if artifacts_dir:
-        return Path(artifacts_dir).expanduser().resolve()
+    if artifacts_dir is not None:
+        return local_folder("--artifacts-dir", artifacts_dir)
     return Path(storage.root) if storage.is_local else local_cache_dir()
 
 

@@ -36,12 +36,62 @@ def untrusted_reason(path: Path, uid: int) -> str | None:
     return None
 
 
-def state_files(folder: Path) -> list[Path]:
-    """The experiment folder's and its trial folders' restore state (not checkpoints' data)."""
+def linked_target_reason(link: Path, uid: int) -> str | None:
+    """Why the folder a symlink leads to cannot be trusted, or None.
+
+    A trial folder may be a symlink (e.g. onto a faster disk): Tune follows it and unpickles
+    the ``params.pkl`` inside, so what counts is the target, not the link. The target, and
+    the folder holding it unless that is sticky (``/tmp``), must be the user's own and
+    writable by no one else: a world-writable target lets anyone swap the pickles, a
+    writable parent lets anyone swap the target itself.
+    """
+    target = link.resolve()
+    if not target.exists():
+        return f"{link} is a symlink to {target}, which does not exist"
+    reason = untrusted_reason(target, uid)
+    if reason is not None:
+        return f"{link} is a symlink to {target}, and {reason}"
+    parent = target.parent
+    info = parent.stat()
+    # root's folders (/mnt, /scratch) are as safe as the user's; a sticky one (/tmp) lets
+    # nobody else rename what is in it
+    if info.st_uid not in (uid, 0):
+        return (f"{link} is a symlink into {parent}, which is owned by uid {info.st_uid}, "
+                f"not by you (uid {uid})")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+        return (f"{link} is a symlink into {parent}, which is writable by its group or by "
+                f"others (mode {stat.S_IMODE(info.st_mode):o})")
+    return None
+
+
+def linked_folders(folder: Path) -> list[Path]:
+    """Symlinked folders under ``folder`` that :func:`state_files` walks into."""
     found = []
-    for directory, subdirs, files in os.walk(folder):
+    for directory, subdirs, _files in _walk(folder):
+        found += [Path(directory) / d for d in subdirs if (Path(directory) / d).is_symlink()]
+    return sorted(found)
+
+
+def _walk(folder: Path):
+    """os.walk that follows symlinked folders (as Tune does) once each, never into
+    checkpoints or results."""
+    seen: set[str] = set()
+    for directory, subdirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:  # a link loop or two links to one folder: walk it once
+            subdirs[:] = []
+            continue
+        seen.add(real)
         # Trial checkpoints are safetensors and weights_only torch files: not unpickled code.
         subdirs[:] = [d for d in subdirs if not d.startswith(("checkpoint_", "results"))]
+        yield directory, subdirs, files
+
+
+def state_files(folder: Path) -> list[Path]:
+    """The experiment folder's and its trial folders' restore state (not checkpoints' data),
+    including what lies behind symlinked trial folders (Tune follows those links)."""
+    found = []
+    for directory, _subdirs, files in _walk(folder):
         found += [Path(directory) / name for name in files
                   if any(fnmatch.fnmatch(name, pattern) for pattern in STATE_PATTERNS)]
     return sorted(found)
@@ -64,11 +114,25 @@ def check_resume_state(experiment_path: str, *, is_local: bool, display: str,
         return
     folder = Path(experiment_path)
     uid = os.geteuid()
-    for path in [folder, *sorted({p.parent for p in state_files(folder)}), *state_files(folder)]:
+    # Symlinked folders first, by their targets: the walk below reaches the pickles behind
+    # them, whose folder (lstat of the link path) would otherwise read as "a symlink" only.
+    for link in linked_folders(folder):
+        reason = linked_target_reason(link, uid)
+        if reason is not None:
+            raise _refusal(reason)
+    links = {str(p) for p in linked_folders(folder)}
+    files = state_files(folder)
+    for path in [folder, *sorted({p.parent for p in files}), *files]:
+        if str(path) in links:  # checked by its target above
+            continue
         reason = untrusted_reason(path, uid)
         if reason is not None:
-            raise UsageError(
-                f"resume refused: {reason}; Ray Tune unpickles this experiment's state on "
-                "resume, so whoever can write it can run code as you. Fix the owner or the "
-                "permissions (chown, chmod go-w), or pass --trust-storage if you trust "
-                "everyone who can write there")
+            raise _refusal(reason)
+
+
+def _refusal(reason: str) -> UsageError:
+    return UsageError(
+        f"resume refused: {reason}; Ray Tune unpickles this experiment's state on "
+        "resume, so whoever can write it can run code as you. Fix the owner or the "
+        "permissions (chown, chmod go-w), or pass --trust-storage if you trust "
+        "everyone who can write there")

@@ -30,7 +30,12 @@ def locate(storage: str, ref: str) -> tuple[dict[str, Any], str]:
         looked = experiment.uri
     else:
         looked = ref
-        record = experiment_info(ref)
+        from analysis.errors import AnalysisError
+
+        try:
+            record = experiment_info(ref)
+        except AnalysisError as exc:  # an unreachable object store: one line, in seconds
+            raise UsageError(f"--warm-start: {exc}") from None
         if record:
             return record, ref
     raise UsageError(f"--warm-start {ref}: no experiment there (looked for "

@@ -92,3 +92,54 @@ def map_arrays(folder: Path) -> dict[str, np.ndarray]:
 
 
 __all__ = ["INTEGRITY", "check_arrays", "map_arrays", "write_arrays"]
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """What is wrong with the safetensors file ``path`` (unreadable header, truncated or
+    padded data), or None, without reading its tensors.
+
+    The format is an 8-byte little-endian header length, a JSON header giving each tensor's
+    ``data_offsets`` and then the data; a whole file ends exactly where the last tensor
+    does. A file cut short (a full disk, a killed copy) otherwise fails inside every trial
+    that maps it, or, for a model, when it is finally loaded.
+    """
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f"{path} is truncated ({size} bytes: no header)"
+            (length,) = struct.unpack("<Q", head)
+            if length > size - 8:
+                return f"{path} is truncated: its header alone needs {length} bytes"
+            header = json.loads(fh.read(length))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return f"{path} has an unreadable safetensors header ({exc})"
+    if not isinstance(header, dict):
+        return f"{path} has an unreadable safetensors header (not an object)"
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) for o in offsets) and 0 <= offsets[0] <= offsets[1]):
+            return f"{path}: tensor {name!r} has no valid data_offsets"
+        end = max(end, offsets[1])
+    expected = 8 + length + end
+    if size != expected:
+        return (f"{path} is {'truncated' if size < expected else 'longer than its header says'}"
+                f": {size} bytes, its header describes {expected}")
+    return None
+
+
+def check_safetensors_folder(folder: Path) -> str | None:
+    """The first problem of any ``*.safetensors`` file under ``folder`` (an artifact store
+    ``validate``), or None."""
+    for path in sorted(Path(folder).rglob("*.safetensors")):
+        problem = safetensors_problem(path)
+        if problem is not None:
+            return problem
+    return None

@@ -37,13 +37,44 @@ def load_checkpoint(directory: Path, model: nn.Module) -> dict[str, Any]:
     if not model_file.is_file() or not trainer_file.is_file():
         raise CheckpointError(f"{directory} is not a trial checkpoint (needs {MODEL_FILE} "
                               f"and {TRAINER_FILE})")
-    missing, unexpected = load_model(model, str(model_file), strict=False)
+    try:
+        missing, unexpected = load_model(model, str(model_file), strict=False)
+    except (OSError, ValueError, RuntimeError) as exc:  # SafetensorError is an Exception
+        raise CheckpointError(f"{model_file} is not a readable safetensors file: "
+                              f"{_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 (safetensors' own error type: name the file)
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        raise CheckpointError(f"{model_file} is not a readable safetensors file: "
+                              f"{_first_line(exc)}") from None
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {directory} does not fit the model: missing {sorted(missing)[:5]}, "
             f"unexpected {sorted(unexpected)[:5]}"
         )
-    return torch.load(trainer_file, map_location="cpu", weights_only=True)
+    return load_trainer_state(trainer_file)
+
+
+def load_trainer_state(path: Path) -> dict[str, Any]:
+    """``trainer.pt`` with ``weights_only=True``; a refused or unreadable file is a
+    :class:`CheckpointError` naming it (the bare UnpicklingError named no file, so the Ray
+    traceback of a resumed trial did not say which checkpoint was refused)."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path} holds objects other than tensors and plain values, "
+                              "which are refused (torch.load weights_only=True): "
+                              f"{_first_line(exc)}") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable trainer state: "
+                              f"{_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def rng_state() -> dict[str, Any]:

@@ -210,9 +210,12 @@ def load_task_data(
     if cache is None:
         tensors = {split: encode(ex, tokenizer, max_seq_length) for split, ex in examples.items()}
     else:
+        # A truncated tensor file (a full disk, a killed copy) is rebuilt under the lock,
+        # as CAP's array artifacts are, instead of failing in every trial that reads it.
         folder = cache.get_or_build(
             ARTIFACT_KIND, inputs, lambda tmp: _save_encoded(tmp, examples, tokenizer,
-                                                             max_seq_length))
+                                                             max_seq_length),
+            validate=lambda folder: _encoded_problem(folder, list(examples)))
         tensors = _load_encoded(folder, list(examples))
     train = tensors.pop("train")
     return TaskData(task, train, tensors, artifact_key(inputs))
@@ -224,6 +227,16 @@ def _save_encoded(folder: Path, examples: Mapping[str, Examples], tokenizer: Any
 
     for split, ex in examples.items():
         save_file(encode(ex, tokenizer, max_length), str(folder / f"{split}.safetensors"))
+
+
+def _encoded_problem(folder: Path, splits: list[str]) -> str | None:
+    from trainables.array_files import safetensors_problem
+
+    for split in splits:
+        problem = safetensors_problem(folder / f"{split}.safetensors")
+        if problem is not None:
+            return problem
+    return None
 
 
 def _load_encoded(folder: Path, splits: list[str]) -> dict[str, dict[str, torch.Tensor]]:

@@ -192,15 +192,26 @@ def read_parquet(task: TaskSpec, files: list[Path]) -> Examples:
             )
     table = pa.concat_tables(tables)
     where = files[0] if len(files) == 1 else files
-    texts = [_strings(table.column(name).to_pylist(), files, name) for name in task.text_fields]
+    texts = [_strings(table.column(name).to_pylist(), where, name) for name in task.text_fields]
     labels = checked_labels(task, table.column("label").to_pylist(), where)
     return Examples(texts[0], texts[1] if task.is_pair else None, labels)
 
 
-def _strings(values: list, files: list[Path], column: str) -> list[str]:
-    if None in values:
-        row = values.index(None)
-        raise DataFormatError(f"{files}: column {column!r} is null in row {row}")
+def _strings(values: list, source: object, column: str) -> list[str]:
+    """The text column ``column`` of ``source``: strings, and not all of them empty.
+
+    A column of numbers used to reach the tokenizer inside every trial (a traceback there),
+    and a column of empty strings trained on nothing but padding without a word.
+    """
+    for row, value in enumerate(values):
+        if value is None:
+            raise DataFormatError(f"{source}: column {column!r} is null in row {row}")
+        if not isinstance(value, str):
+            raise DataFormatError(f"{source}: column {column!r} holds {type(value).__name__} "
+                                  f"{value!r} in row {row}; a text column must hold strings")
+    if values and not any(value.strip() for value in values):
+        raise DataFormatError(f"{source}: every value of text column {column!r} is empty "
+                              f"({len(values)} rows); there is nothing to train or evaluate on")
     return values
 
 
@@ -326,7 +337,9 @@ def read_tsv(task: TaskSpec, path: Path) -> Examples:
         raw_labels.append(_parse_label(task, fields[layout.label_column], f"{path}:{number}"))
     if skipped:
         log.warning("%s: skipped %d malformed row(s), as the GLUE processors do", path, skipped)
-    return Examples(texts[0], texts[1] if task.is_pair else None,
+    names = task.text_fields
+    return Examples(_strings(texts[0], path, names[0]),
+                    _strings(texts[1], path, names[1]) if task.is_pair else None,
                     checked_labels(task, raw_labels, path))
 
 

@@ -99,7 +99,8 @@ def test_export_loads_stock_and_scores_what_the_row_says(trials, trainable, tmp_
                                                         capsys) -> None:
     exp, config = trials[trainable]
     out = tmp_path / "model"
-    assert main(["export", str(exp), "--knee", "--out", str(out)]) == 0
+    # tiny models on 16 rows score at the majority class (collapsed): exported for the mechanics
+    assert main(["export", str(exp), "--knee", "--include-collapsed", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"exported trial {TRIALS[trainable][0]}" in printed
     names = {p.name for p in out.iterdir()}
@@ -122,12 +123,14 @@ def test_checkpoint_path_column_wins_over_the_trial_folder(trials, tmp_path, cap
     moved = tmp_path / "exp"
     shutil.copytree(exp, moved)
     trial_folder = next(p for p in moved.iterdir() if p.name.startswith("dense_x_"))
-    elsewhere = tmp_path / "kept" / "ckpt"
+    # inside the experiment: a checkpoint_path outside it is refused (test_security_round2)
+    elsewhere = moved / "kept" / "ckpt"
+    elsewhere.parent.mkdir()
     shutil.move(str(sorted(trial_folder.glob("checkpoint_*"))[-1]), elsewhere)
     shutil.rmtree(trial_folder)
     results = sorted((moved / "results").glob("*.parquet"))
     row = pq.read_table(results[-1]).to_pylist()[0]
-    assert main(["export", str(moved), "--out", str(tmp_path / "a")]) == 2
+    assert main(["export", str(moved), "--include-collapsed", "--out", str(tmp_path / "a")]) == 2
     assert "no checkpoint of trial" in capsys.readouterr().err
     row[schema.CHECKPOINT_PATH] = elsewhere.as_uri()
     pq.write_table(schema.rows_to_table([row]), results[-1])
@@ -147,7 +150,9 @@ def test_export_input_errors(trials, tmp_path, capsys) -> None:
 
     assert "did you mean a1b2c3d4" in error("--trial", "a1b2c3d5", "--out", str(tmp_path / "x"))
     assert "no completed trial reaches --target 0.99" in error(
-        "--target", "0.99", "--out", str(tmp_path / "x"))
+        "--target", "0.99", "--include-collapsed", "--out", str(tmp_path / "x"))
+    # the knee of a sweep whose every trial collapsed is refused, with the way out named
+    assert "collapsed to the majority-class score" in error("--out", str(tmp_path / "x"))
     assert "give 0..1" in error("--target", "90", "--out", str(tmp_path / "x"))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
@@ -158,7 +163,8 @@ def test_export_input_errors(trials, tmp_path, capsys) -> None:
 
 def test_target_picks_the_best_score_at_that_sparsity(trials, tmp_path, capsys) -> None:
     exp, _ = trials["cap"]
-    assert main(["export", str(exp), "--target", "0.0", "--out", str(tmp_path / "t")]) == 0
+    assert main(["export", str(exp), "--target", "0.0", "--include-collapsed",
+                 "--out", str(tmp_path / "t")]) == 0
     assert "exported trial a1b2c3d4" in capsys.readouterr().out
 
 
@@ -181,7 +187,8 @@ def test_sparse_runs_the_trainables_sparse_cli(trials, tmp_path, monkeypatch, ca
     real_run = subprocess.run
     monkeypatch.setattr(export_module.subprocess, "run", fake_run)
     exp, _ = trials["cap"]
-    assert main(["export", str(exp), "--sparse", "--out", str(tmp_path / "s")]) == 0
+    assert main(["export", str(exp), "--sparse", "--include-collapsed",
+                 "--out", str(tmp_path / "s")]) == 0
     call = next(c for c in calls if "trainables.sparse" in c)
     assert call[3] == "convert" and call[-2:] == ["--out", call[-1]]
     assert {p.name for p in (tmp_path / "s").iterdir()} == {"sparse_plan.json", "README.md"}
@@ -191,7 +198,8 @@ def test_sparse_runs_the_trainables_sparse_cli(trials, tmp_path, monkeypatch, ca
             argv, 1, "", "/usr/bin/python: No module named trainables.sparse")
 
     monkeypatch.setattr(export_module.subprocess, "run", missing)
-    assert main(["export", str(exp), "--sparse", "--out", str(tmp_path / "m")]) == 2
+    assert main(["export", str(exp), "--sparse", "--include-collapsed",
+                 "--out", str(tmp_path / "m")]) == 2
     assert "lacks" in capsys.readouterr().err and not (tmp_path / "m").exists()
 
 

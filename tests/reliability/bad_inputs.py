@@ -198,6 +198,54 @@ def unanswered_address(tmp: Path) -> list[str]:
             f"127.0.0.1:{free_port()}"]
 
 
+def damaged_info(text: str) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        (folder / "experiment.json").write_text(text)
+    return change
+
+
+def status_of(change: Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        change(fake_experiment(tmp))
+        return ["status", "old", *storage(tmp)]
+    return build
+
+
+def cut_journal(folder: Path) -> None:
+    """A journal whose last record was cut mid-write (a killed driver, a full disk)."""
+    from tests.reliability.helpers import fake_experiment_with_study
+
+    fake_experiment_with_study(folder.parent, "tmp-study", trials=2)
+    data = (folder.parent / "tmp-study" / "optuna.journal").read_bytes()
+    (folder / "optuna.journal").write_bytes(data[:-30])
+    (folder / "optuna.journal").chmod(0o644)
+
+
+def replaced_trainer_state(folder: Path) -> None:
+    """An unfinished trial whose latest trainer.pt holds pickled code."""
+    pickled_checkpoint(folder / "calibrate_abc12345" / "checkpoint_000001" / "trainer.pt")
+    cut = folder / "optuna.journal"
+    if not cut.exists():
+        from tests.reliability.helpers import fake_experiment_with_study
+
+        fake_experiment_with_study(folder.parent, "tmp-study", trials=1)
+        cut.write_bytes((folder.parent / "tmp-study" / "optuna.journal").read_bytes())
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def real_data_and_synthetic(tmp: Path) -> list[str]:
+    data = parquet_dir(tmp, "sst2", {"train": sst2(GOOD_SST2), "validation": sst2(GOOD_SST2)})
+    return launch("dense_sst2", tmp, "--data-dir", data, "--set", "synthetic_data=true")
+
+
+def artifacts_dir_is_a_file(tmp: Path) -> list[str]:
+    (tmp / "artifacts").write_text("a file")
+    return launch("dense_sst2", tmp, "--artifacts-dir", str(tmp / "artifacts"))
+
+
+BIG = str(2**70)
+
 CASES: tuple[Case, ...] = (
     # -- hangs ---------------------------------------------------------------------------------
     Case("train split with 0 rows",
@@ -336,4 +384,72 @@ CASES: tuple[Case, ...] = (
     Case("--address where nobody answers", unanswered_address, "nobody answers"),
     Case("show-space of an unknown space", lambda t: ["show-space", "dense_sst9"],
          "unknown space 'dense_sst9'"),
+    # -- round 2: accepted without a word ------------------------------------------------------
+    Case("--time-budget nan", lambda t: launch("dense_sst2", t, "--time-budget", "nan"),
+         "--time-budget must be a finite number, but got nan", was="silent"),
+    Case("--set data_dir that does not exist",
+         lambda t: launch("dense_sst2", t, "--set", f"data_dir={t / 'nonexistent'}"),
+         "--set data_dir", was="silent"),
+    Case("--data-dir with --set synthetic_data=true", real_data_and_synthetic,
+         "with --set synthetic_data=true", was="silent"),
+    Case("--set of the internal storage_root",
+         lambda t: launch("dense_sst2", t, "--set", f"storage_root={t}"),
+         "storage_root is set by the orchestrator, not by --set; use --artifacts-dir",
+         was="silent"),
+    Case("training sentences all empty",
+         with_data("dense_sst2", "sst2",
+                   pd.DataFrame({"sentence": ["", " ", "", ""], "label": GOOD_SST2}),
+                   sst2(GOOD_SST2)),
+         "train.parquet: every value of text column 'sentence' is empty", was="silent"),
+    # -- round 2: hangs, tracebacks and late refusals ------------------------------------------
+    Case("--gpus-per-trial nan", lambda t: launch("dense_sst2", t, "--gpus-per-trial", "nan"),
+         "--gpus-per-trial must be a finite number", was="hang"),
+    Case("--cpus-per-trial nan", lambda t: launch("dense_sst2", t, "--cpus-per-trial", "nan"),
+         "--cpus-per-trial must be a finite number", was="late"),
+    Case("--cpus-per-trial inf", lambda t: launch("dense_sst2", t, "--cpus-per-trial", "inf"),
+         "--cpus-per-trial must be a finite number", was="late"),
+    Case("--num-cpus -1", lambda t: launch("dense_sst2", t, "--num-cpus", "-1"),
+         "--num-cpus must be >= 1, but got -1", was="late"),
+    Case("--num-cpus 0", lambda t: launch("dense_sst2", t, "--num-cpus", "0"),
+         "--num-cpus must be >= 1, but got 0", was="late"),
+    Case("resume --num-cpus 0", lambda t: [*resume_of(lambda f: None)(t), "--num-cpus", "0"],
+         "--num-cpus must be >= 1", was="late"),
+    Case("--seed 2**70", lambda t: launch("dense_sst2", t, "--seed", BIG),
+         f"--seed must be in [0, 2**32-1] (Optuna's and numpy's seed range), but got {BIG}",
+         was="late"),
+    Case("--seed -1", lambda t: launch("dense_sst2", t, "--seed", "-1"), "--seed must be in",
+         was="late"),
+    Case("dashboard --port 99999",
+         lambda t: ["dashboard", "nope", *storage(t), "--port", "99999"],
+         "--port must be in 1..65535, but got 99999", was="late"),
+    Case("status of an experiment.json that is not JSON", status_of(damaged_info("{oops")),
+         "experiment.json is damaged: not valid JSON", was="late"),
+    Case("status of an experiment.json holding a list", status_of(damaged_info("[1, 2]")),
+         "experiment.json is damaged: it must hold a JSON object, but holds a list",
+         was="late"),
+    Case("status of num_samples \"many\"",
+         status_of(damaged_info(json.dumps({"name": "old", "space": "calibrate",
+                                            "num_samples": "many"}))),
+         "'num_samples' must be a whole number >= 0, but is 'many'", was="late"),
+    Case("resume of an experiment.json that is not JSON", resume_of(damaged_info("{oops")),
+         "experiment.json is damaged: not valid JSON", was="late"),
+    Case("resume of an experiment.json holding a list", resume_of(damaged_info("[]")),
+         "it must hold a JSON object", was="late"),
+    Case("resume with a journal cut mid-record", resume_of(cut_journal),
+         "optuna.journal is damaged: its last record", was="late"),
+    Case("resume of a trial whose trainer.pt holds pickled code",
+         resume_of(replaced_trainer_state),
+         "trainer.pt holds objects other than tensors and plain values, which are refused",
+         was="late"),
+    Case("max_seq_length beyond the model's positions",
+         lambda t: launch("dense_sst2", t, "--set", "max_seq_length=4096"),
+         "max_seq_length=4096 is longer than model 'tiny' can read "
+         "(max_position_embeddings=160)", was="late"),
+    Case("a sentence column of integers",
+         with_data("dense_sst2", "sst2",
+                   pd.DataFrame({"sentence": [1, 2, 3, 4], "label": GOOD_SST2}),
+                   sst2(GOOD_SST2)),
+         "train.parquet: column 'sentence' holds int 1 in row 0", was="late"),
+    Case("--artifacts-dir naming a file", artifacts_dir_is_a_file,
+         "is a file, not a folder", was="late"),
 )

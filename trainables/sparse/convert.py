@@ -201,7 +201,41 @@ def read_plan(directory: Path | str) -> SparsePlan:
     if not path.is_file():
         raise FileNotFoundError(f"{directory} has no {PLAN_FILE}: not a sparse model folder "
                                 "(write one with `python -m trainables.sparse convert`)")
-    return SparsePlan.from_json(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SparsePlanError(f"{path} is not valid JSON ({exc}); write it again with "
+                              "`python -m trainables.sparse convert`") from None
+    problem = _plan_problem(data)
+    if problem:
+        raise SparsePlanError(f"{path} is not a sparse-layer plan: {problem}; write it "
+                              "again with `python -m trainables.sparse convert`")
+    return SparsePlan.from_json(data)
+
+
+class SparsePlanError(ValueError):
+    """:data:`PLAN_FILE` is damaged or not a plan; the message names the file."""
+
+
+def _plan_problem(data: Any) -> str | None:
+    """What :meth:`SparsePlan.from_json` and :func:`apply_plan` would trip over, or None:
+    a garbled plan used to end in a KeyError or TypeError that named no file."""
+    if not isinstance(data, dict):
+        return f"it holds a {type(data).__name__}, not an object"
+    for key, kind in (("device", str), ("tokens", int), ("threads", int), ("layers", dict)):
+        if not isinstance(data.get(key), kind):
+            return f"{key!r} is missing or not {kind.__name__}"
+    for name, record in data["layers"].items():
+        if not isinstance(record, dict) or not isinstance(record.get("kernel"), str):
+            return f"layer {name!r} has no kernel"
+        if record["kernel"] != DENSE and not (
+                isinstance(record.get("shape"), list)
+                and isinstance(record.get("density"), (int, float))):
+            return f"layer {name!r} lacks its shape or density"
+    for key in ("speed", "tuning"):
+        if key in data and not isinstance(data[key], dict):
+            return f"{key!r} is not an object"
+    return None
 
 
 def load_sparse(directory: Path | str, *, device: str | torch.device = "cpu",

@@ -11,13 +11,16 @@ The kernel is compiled at first use with the system C compiler (``$CC``, else ``
 this CPU (``-O3 -march=native``) and cached as a shared library under
 ``$PRUNESWEEP_NATIVE_DIR`` (default ``~/.cache/prunesweep/native``), keyed by the source,
 the flags, the compiler and the CPU, so a cluster sharing a home directory never loads a
-library built for another CPU. Nothing here is required: without a compiler (or with
-``PRUNESWEEP_NATIVE=0``) :func:`unavailable` says why and the sparse path keeps torch's CSR
-kernels. The kernel is built with OpenMP where that compiles and loads: loaded after torch,
-its ``libgomp.so.1`` is the one torch already loaded, so both share one thread pool (a
-second OpenMP runtime would spin against torch's); the tiles are split over torch's thread
-count. Without OpenMP, the tokens are split over Python threads instead (``ctypes`` releases
-the GIL).
+library built for another CPU. A library runs code when it is loaded, so the cache folder
+and its files must be the user's own and writable by no one else, and a library is loaded
+only if its sha256 matches the one recorded beside it at build time; otherwise the kernel
+is refused with a warning and torch's CSR kernels remain. Nothing here is required:
+without a compiler (or with ``PRUNESWEEP_NATIVE=0``) :func:`unavailable` says why and the
+sparse path keeps torch's CSR kernels. The kernel is built with OpenMP where that compiles
+and loads: loaded after torch, its ``libgomp.so.1`` is the one torch already loaded, so
+both share one thread pool (a second OpenMP runtime would spin against torch's); the tiles
+are split over torch's thread count. Without OpenMP, the tokens are split over Python
+threads instead (``ctypes`` releases the GIL).
 
 Example:
     >>> if unavailable() is None:                                # doctest: +SKIP
@@ -27,13 +30,16 @@ Example:
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,29 +70,139 @@ def _compiler() -> str | None:
     return shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
 
 
+class UntrustedCache(OSError):
+    """The library cache (folder or file) could be written by someone else, or a cached
+    library is not the one that was built: loading it would run their code in this process
+    (a shared library's constructors run at ``dlopen``)."""
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get(DIR_ENV) or Path.home() / ".cache" / "prunesweep" / "native")
+
+
+def _untrusted(info: os.stat_result, what: str) -> str | None:
+    """Why a file or folder with this ``stat`` cannot be trusted, or None."""
+    uid = os.geteuid()
+    if info.st_uid != uid:
+        return f"{what} is owned by uid {info.st_uid}, not by you (uid {uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (f"{what} is writable by its group or by others "
+                f"(mode {stat.S_IMODE(info.st_mode):o})")
+    return None
+
+
+def _check_cache_dir(directory: Path) -> None:
+    """The cache folder (after symlinks) must be the user's own and writable by no one else:
+    whoever can write it can plant a library with the expected name."""
+    reason = _untrusted(directory.resolve().stat(), f"the kernel cache {directory}")
+    if reason is not None:
+        raise UntrustedCache(f"{reason}; refusing to load a library from it (chmod go-w it, "
+                             f"or point ${DIR_ENV} at a private folder)")
+
+
+def _open_trusted(path: Path) -> int:
+    """A read-only descriptor of ``path``, refused if it is a symlink or others can write it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UntrustedCache(f"{path} is a symlink; refusing to load it") from None
+        raise
+    reason = _untrusted(os.fstat(fd), str(path))
+    if reason is not None:
+        os.close(fd)
+        raise UntrustedCache(f"{reason}; refusing to load it")
+    return fd
+
+
+def _sha256_fd(fd: int) -> str:
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, 1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest_path(library: Path) -> Path:
+    return library.with_name(library.name + ".sha256")
+
+
+def _recorded_digest(library: Path) -> str | None:
+    """The sha256 written beside ``library`` when it was built (same checks), or None."""
+    try:
+        fd = _open_trusted(_digest_path(library))
+    except FileNotFoundError:
+        return None
+    try:
+        return os.read(fd, 256).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+
+
 def _build(compiler: str, flags: tuple[str, ...] = FLAGS) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
                              timeout=30).stdout
     key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(flags), version,
                                     _cpu_signature()]).encode()).hexdigest()[:16]
-    directory = Path(os.environ.get(DIR_ENV) or Path.home() / ".cache" / "prunesweep" / "native")
+    directory = _cache_dir()
     target = directory / f"spmm_tiled-{key}.so"
-    if target.is_file():
+    if directory.exists():
+        _check_cache_dir(directory)
+    # a library cached by a version that recorded no digest is rebuilt (the folder is ours)
+    if target.is_file() and _digest_path(target).exists():
         return target
-    directory.mkdir(parents=True, exist_ok=True)
+    # private from the start: only this folder's own mode is checked, not its parents'
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_cache_dir(directory)
     # compiled beside the target and renamed: two processes building at once both succeed
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".spmm_tiled-", suffix=".so")
     os.close(fd)
+    digest_tmp = f"{tmp}.sha256"
     try:
         done = subprocess.run([compiler, *flags, str(SOURCE), "-o", tmp],
                               capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise OSError(f"{compiler} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        os.chmod(tmp, 0o600)
+        lib_fd = os.open(tmp, os.O_RDONLY)
+        try:
+            digest = _sha256_fd(lib_fd)
+        finally:
+            os.close(lib_fd)
+        with open(os.open(digest_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+            fh.write(digest + "\n")
+        # the digest first: a reader that sees the library also sees its digest
+        os.replace(digest_tmp, _digest_path(target))
         os.replace(tmp, target)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, digest_tmp):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
     return target
+
+
+def _load_verified(library: Path) -> ctypes.CDLL:
+    """``ctypes.CDLL`` of ``library`` once it is the user's own file, writable by no one else,
+    whose sha256 is the one recorded when it was built.
+
+    The check and the load use one descriptor (``/proc/self/fd/N``), so the file cannot be
+    swapped between them.
+    """
+    expected = _recorded_digest(library)
+    if expected is None:
+        raise UntrustedCache(f"{library} has no recorded sha256 ({_digest_path(library).name}); "
+                             "refusing to load it")
+    fd = _open_trusted(library)
+    try:
+        actual = _sha256_fd(fd)
+        if actual != expected:
+            raise UntrustedCache(f"{library} does not match the sha256 recorded when it was "
+                                 f"built ({actual[:12]}... != {expected[:12]}...); refusing "
+                                 "to load it (delete it to rebuild)")
+        by_fd = f"/proc/self/fd/{fd}"
+        return ctypes.CDLL(by_fd if os.path.exists(by_fd) else str(library))
+    finally:
+        os.close(fd)
 
 
 def _load() -> ctypes.CDLL | str:
@@ -108,12 +224,19 @@ def _load() -> ctypes.CDLL | str:
             try:
                 if compiler is None:
                     raise OSError("no C compiler found ($CC, cc or gcc)")
-                lib = ctypes.CDLL(str(_build(compiler, flags)))
+                lib = _load_verified(_build(compiler, flags))
+                break
+            except UntrustedCache as error:
+                # a security refusal, not a missing compiler: say it out loud, once
+                errors.append(str(error))
                 break
             except (OSError, subprocess.SubprocessError) as error:
                 errors.append(str(error))
         if lib is None:
             _state["error"] = f"csr_tiled kernel unavailable: {errors[-1]}"
+            if any("refusing" in e for e in errors):
+                warnings.warn(f"{_state['error']}; using torch's CSR kernels instead",
+                              UserWarning, stacklevel=2)
             return str(_state["error"])
         pointer, size = ctypes.c_void_p, ctypes.c_int64
         lib.prunesweep_spmm_tiled.argtypes = [pointer, size, size, size, pointer, pointer,
