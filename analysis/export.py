@@ -217,6 +217,28 @@ def _check_own_file(item: Path, checkpoint: Path) -> None:
         raise AnalysisError(f"refusing to export {item}: not a regular file")
 
 
+def _score_with_noise(row: Mapping[str, Any], num: Any) -> str:
+    """``0.8123 +- 0.0138`` (one standard error), or the bare score for rows before schema 3."""
+    se = row.get(schema.SCORE_SE)
+    score = num(row.get(schema.SCORE))
+    return f"{score} +- {num(se)} (1 standard error)" if se is not None and se == se else score
+
+
+def _evidence_lines(row: Mapping[str, Any], num: Any) -> list[str]:
+    """What the score rests on: evaluated rows, the majority-class score on them, whether it
+    collapsed, and that it is a single-seed search result (not confirmed over seeds)."""
+    rows = row.get(schema.EVAL_EXAMPLES)
+    if rows is None or rows != rows:
+        return []
+    lines = [f"| evaluated rows | {int(rows)} (one seed, not confirmed over seeds) |",
+             f"| majority-class score on those rows | {num(row.get(schema.MAJORITY_SCORE))} |"]
+    collapsed = row.get(schema.COLLAPSED)  # a numpy bool from a frame, None before schema 3
+    if collapsed is not None and collapsed == collapsed and bool(collapsed):
+        lines.append("| collapsed | **yes**: the score is within noise of always answering "
+                     "the majority class |")
+    return lines
+
+
 def model_card(row: Mapping[str, Any], info: Mapping[str, Any], source: Path) -> str:
     """A short ``README.md``: what the model is, how it scores, how it was trained."""
     def num(value: Any, digits: str = ".4g") -> str:
@@ -236,7 +258,8 @@ def model_card(row: Mapping[str, Any], info: Mapping[str, Any], source: Path) ->
         f"`{row.get(schema.EXPERIMENT)}` (space `{row.get(schema.SPACE)}`, profile "
         f"`{row.get(schema.PROFILE)}`), base model `{row.get(schema.MODEL)}`.", "",
         "| | |", "|---|---|",
-        f"| score ({task}'s GLUE metric) | {num(row.get(schema.SCORE))} |",
+        f"| score ({task}'s GLUE metric) | {_score_with_noise(row, num)} |",
+        *_evidence_lines(row, num),
         *(f"| {c} | {num(v)} |" for c, v in metrics),
         f"| weight sparsity (encoder) | {num(row.get(schema.WEIGHT_SPARSITY))} |",
         f"| head sparsity | {num(row.get(schema.HEAD_SPARSITY))} |",

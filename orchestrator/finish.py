@@ -41,6 +41,9 @@ def finish(experiment: Experiment, grid: Any) -> int:
     budget = budget_note(record, completed, errors)
     if budget:
         print(f"  {budget}")
+    collapse = collapse_note(df)
+    if collapse:
+        print(f"  {collapse}")
     print(f"  fronts and report: python -m analysis pareto {redact(experiment.uri)}")
     if errors and errors == len(grid):
         raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
@@ -54,6 +57,30 @@ def completed_trials(df: Any) -> int:
         return 0
     finals = df[df[S.IS_FINAL].fillna(False).astype(bool)]
     return int(finals[finals[S.STATUS] == S.STATUS_COMPLETED][S.TRIAL_ID].nunique())
+
+
+def collapse_note(df: Any) -> str | None:
+    """One line when most completed trials collapsed to the majority-class score (their
+    ``collapsed`` flag): their fronts are empty by default, and a report of such a sweep
+    would look like a result. None otherwise (and for rows written before the flag)."""
+    if not len(df) or S.COLLAPSED not in df:
+        return None
+    finals = df[df[S.IS_FINAL].fillna(False).astype(bool)
+                & (df[S.STATUS] == S.STATUS_COMPLETED)].drop_duplicates(S.TRIAL_ID, keep="last")
+    flagged = finals[finals[S.COLLAPSED].notna()]
+    collapsed = flagged[flagged[S.COLLAPSED].astype(bool)]
+    if not len(flagged) or 2 * len(collapsed) <= len(flagged):
+        return None
+    majority = collapsed[S.MAJORITY_SCORE].dropna()
+    rows = collapsed[S.EVAL_EXAMPLES].dropna()
+    at = (f" ({majority.iloc[0]:.4g} on {int(rows.iloc[0])} evaluated rows)"
+          if len(majority) and len(rows) else "")
+    return (f"warning: {len(collapsed)} of {len(flagged)} completed trials collapsed to the "
+            f"majority-class score{at}: they answer like a constant predictor, so the fronts "
+            "leave them out. Usually the budget is too small for the model to learn "
+            "(raise max_steps or max_train_examples, or use a profile that learns) or too "
+            "few rows are evaluated to tell it from a constant (max_eval_examples); "
+            "analysis pareto --include-collapsed draws them anyway")
 
 
 def budget_note(record: dict, completed: int, failed: int) -> str | None:

@@ -112,6 +112,10 @@ def test_export_loads_stock_and_scores_what_the_row_says(trials, trainable, tmp_
     assert f"# {TRIALS[trainable][1]} on {config['task']}" in card
     assert f"| weight sparsity (encoder) | {final[schema.WEIGHT_SPARSITY]:.4g} |" in card
     assert "`learning_rate` = 0.0003" in card and "Pinned with `--set`: `seed=0`" in card
+    # the score with its noise and what it rests on; this tiny trial is named collapsed
+    assert f"{final[schema.SCORE]:.4g} +- {final[schema.SCORE_SE]:.4g} (1 standard error)" in card
+    assert f"| evaluated rows | {final[schema.EVAL_EXAMPLES]} (one seed" in card
+    assert "| collapsed | **yes**" in card
     if trainable == "smp":
         assert "restored as zeros" in printed
     if trainable == "cap":
