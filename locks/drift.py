@@ -41,6 +41,7 @@ def main(paths: list[str]) -> None:
     missing = sorted(name for name in locked if name not in installed)
     new = sorted(name for name in installed if name not in locked
                  and name not in ("pip", "prunesweep", "torch"))
+    print(f"torch (installed at TORCH_SPEC, not locked): {installed.get('torch', 'missing')}")
     print(f"drift from the lock: {len(changed)} changed, {len(new)} new, "
           f"{len(missing)} no longer installed")
     for name, old, now in changed:
