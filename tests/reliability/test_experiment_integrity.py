@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 
 from analysis import schema as S
-from tests.orchestrator.helpers import REPO, cli_env, result_rows, start_cli, wait_for
+from tests.orchestrator.helpers import (
+    REPO, cli_env, result_rows, start_cli, trial_processes, wait_for,
+)
 
 COMMON = ["--no-dashboard", "--num-cpus", "2"]
 
@@ -58,6 +60,10 @@ def killed_mid_sweep(tmp_path: Path, name: str, n: int = 3) -> Path:
              "the first finished trial")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
+    # A trial process of the killed sweep can outlive its driver for a moment and still
+    # write its next checkpoint (seen: 1.1 s after the kill): wait until none is left, so
+    # that what the tests snapshot is what the killed sweep left.
+    wait_for(lambda: not trial_processes("calibrate"), 120, "the killed sweep's trials to end")
     assert len(finals(exp)) < n, "the sweep finished before the kill; test is void"
     return storage
 

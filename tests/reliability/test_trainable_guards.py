@@ -61,6 +61,20 @@ def test_a_teacher_below_the_majority_class_is_refused(tmp_path, task, labels, s
     check_teacher_strength(CapConfig(task=task, allow_weak_teacher=True), tmp_path, None, prep)
 
 
-def test_a_teacher_above_the_majority_class_passes(tmp_path):
+def test_a_teacher_above_the_majority_class_beyond_noise_passes(tmp_path):
+    # 400 rows, majority 0.75: 0.80 is 2.5 standard errors (0.02) above it
     (tmp_path / "metrics.json").write_text(json.dumps({"metrics": {"score": 0.8}}))
-    check_teacher_strength(CapConfig(task="rte"), tmp_path, None, _prep("rte", [0, 0, 0, 1]))
+    check_teacher_strength(CapConfig(task="rte"), tmp_path, None,
+                           _prep("rte", [0] * 300 + [1] * 100))
+
+
+@pytest.mark.parametrize("record", [{"score": 0.77},  # se from the rows: 0.021
+                                    {"score": 0.77, "score_se": 0.015}])  # recorded se
+def test_a_teacher_within_noise_of_the_majority_class_is_refused(tmp_path, record):
+    # A teacher on 4 rows at 0.8 used to pass against a majority of 0.75; so would one at
+    # 0.77 on 400 rows: neither is told apart from always answering the majority class.
+    (tmp_path / "metrics.json").write_text(json.dumps({"metrics": record}))
+    with pytest.raises(WeakTeacherError, match="within noise of the majority-class score "
+                       "0.7500.*on 400 rows.*allow_weak_teacher=true"):
+        check_teacher_strength(CapConfig(task="rte"), tmp_path, None,
+                               _prep("rte", [0] * 300 + [1] * 100))

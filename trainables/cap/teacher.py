@@ -86,6 +86,16 @@ def train_fingerprint(data: TaskData) -> str:
     return digest.hexdigest()[:16]
 
 
+def _binomial_se(task: Any, score: Any, rows: int) -> float:
+    """The standard error of an accuracy ``score`` on ``rows`` rows; NaN for other metrics."""
+    import math
+
+    if not isinstance(score, (int, float)) or tuple(task.primary) != ("accuracy",) or rows < 1:
+        return float("nan")
+    p = min(max(float(score), 0.0), 1.0)
+    return math.sqrt(p * (1.0 - p) / rows)
+
+
 def teacher_inputs(cfg: CapConfig, data: TaskData) -> dict[str, Any]:
     """What determines a teacher: the artifact key's inputs."""
     return {
@@ -164,38 +174,56 @@ def teacher_identity(folder: Path, is_artifact: bool) -> dict[str, Any]:
 
 
 class WeakTeacherError(ValueError):
-    """The teacher scores below the majority-class score: distilling from it misleads."""
+    """The teacher scores at or below the majority-class score (within noise): distilling
+    from it teaches a constant."""
 
 
-def teacher_score(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
-                  prep: Prepared) -> float:
-    """The score recorded when the teacher was built, else its score on the eval split
-    (``teacher`` None: loaded from ``folder`` only then, since cached teacher outputs
-    spare a trial the teacher model)."""
+def teacher_metrics(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
+                    prep: Prepared) -> dict[str, Any]:
+    """The metrics recorded when the teacher was built (``score``, and ``score_se`` for
+    teachers built since schema 3), else its metrics on the eval split (``teacher`` None:
+    loaded from ``folder`` only then, since cached teacher outputs spare a trial the teacher
+    model)."""
     record = folder / "metrics.json"
     if record.is_file():
-        recorded = json.loads(record.read_text()).get("metrics", {}).get("score")
-        if isinstance(recorded, (int, float)):
-            return float(recorded)
+        recorded = json.loads(record.read_text()).get("metrics", {})
+        if isinstance(recorded.get("score"), (int, float)):
+            return recorded
     from trainables.evaluation import evaluate
 
     if teacher is None:
         teacher = load_teacher_from(cfg, prep, folder)
     return evaluate(teacher, prep.data, batch_size=cfg.eval_batch_size, device=prep.device,
-                    bf16=cfg.bf16, trim_padding=cfg.trim_padding)["score"]
+                    bf16=cfg.bf16, trim_padding=cfg.trim_padding)
+
+
+def teacher_score(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
+                  prep: Prepared) -> float:
+    """The teacher's ``score`` (:func:`teacher_metrics`)."""
+    return float(teacher_metrics(folder, teacher, cfg, prep)["score"])
 
 
 def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module | None,
                            prep: Prepared) -> None:
-    """Refuse a teacher below the majority-class score unless ``allow_weak_teacher``."""
+    """Refuse a teacher whose score is collapsed: below the majority-class score of the eval
+    rows, or within 2 standard errors above it (:func:`trainables.score_evidence.is_collapsed`),
+    unless ``allow_weak_teacher``."""
+    from trainables.score_evidence import is_collapsed
+
     labels = next(iter(prep.data.evals.values()))["labels"].numpy()
     floor = majority_score(prep.task, labels)
-    score = teacher_score(folder, teacher, cfg, prep)
-    if score >= floor:  # NaN is not: a teacher without a score is refused too
-        return
-    message = (f"teacher {folder} scores {score:.4f} on {prep.task.name}, below the "
-               f"majority-class score {floor:.4f}: distilling from it teaches worse than "
-               "always answering the most frequent class")
+    metrics = teacher_metrics(folder, teacher, cfg, prep)
+    score = metrics.get("score")
+    se = metrics.get("score_se")
+    if not isinstance(se, (int, float)):
+        se = _binomial_se(prep.task, score, len(labels))  # teachers recorded before se
+    if isinstance(score, (int, float)) and not is_collapsed(score, floor, se):
+        return  # NaN is never returned here: a teacher without a score is refused too
+    where = (f"below the majority-class score {floor:.4f}" if not score >= floor else
+             f"within noise of the majority-class score {floor:.4f} (less than 2 standard "
+             f"errors above it, se {se:.4f} on {len(labels)} rows)")
+    message = (f"teacher {folder} scores {score:.4f} on {prep.task.name}, {where}: distilling "
+               "from it teaches no more than always answering the most frequent class")
     if cfg.allow_weak_teacher:
         log(f"warning: {message} (allow_weak_teacher=true: using it anyway)")
         return
@@ -265,6 +293,6 @@ def _check_vocabulary(folder: Path, config: Any, tokenizer: Any) -> None:
 
 
 __all__ = ["STUDENT_ONLY", "TEACHER_FIXED", "TEACHER_KIND", "TEACHER_SETTINGS", "TeacherMismatchError", "WeakTeacherError", "build_teacher",
-           "check_teacher", "check_teacher_strength", "checked_teacher_folder", "load_teacher",
+           "teacher_metrics", "check_teacher", "check_teacher_strength", "checked_teacher_folder", "load_teacher",
            "load_teacher_from", "majority_score", "teacher_config", "teacher_identity",
            "teacher_inputs", "train_fingerprint"]
