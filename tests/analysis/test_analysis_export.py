@@ -31,7 +31,9 @@ TRIALS = {  # trainable -> (trial id, method, config)
     "cap": ("a1b2c3d4", "cap-soft", {"task": "toy_pair", "pruning_method": "soft",
                                       "final_lambda": 3000.0, "warmup_steps": 0,
                                       "teacher_max_steps": 2, "extra_examples": 16,
-                                      "mask_scores_learning_rate": 1.0}),
+                                      "mask_scores_learning_rate": 1.0,
+                                      # a 2-step tiny teacher: collapsed by design
+                                      "allow_weak_teacher": True}),
     "dense": ("0f0e0d0c", "dense", {"task": "toy_pair"}),
     "smp": ("9e8d7c6b", "smp", {"task": "sst2", "meta_tasks": "sst2,mrpc", "meta_updates": 2,
                                 "meta_batch_size": 4, "meta_accumulation": 1,
