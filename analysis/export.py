@@ -84,6 +84,7 @@ def select_trial(df: Any, trial: str | None = None, knee: bool = False,
         AnalysisError: no such trial, not completed, or no trial reaches the target.
     """
     from analysis.fronts import IS_TASK_KNEE
+    from analysis.fronts import collapsed_mask
     from analysis.fronts import decisive_rows
     from analysis.fronts import pareto_fronts
 
@@ -108,8 +109,7 @@ def select_trial(df: Any, trial: str | None = None, knee: bool = False,
         return chosen.iloc[0]
     if done.empty:
         raise AnalysisError("the experiment has no completed trial to export")
-    collapsed = (done[schema.COLLAPSED].astype(object).eq(True) if schema.COLLAPSED in done
-                 else done[schema.TRIAL_ID].map(lambda _: False)).to_numpy(dtype=bool)
+    collapsed = collapsed_mask(done)
     if not include_collapsed:
         done = done[~collapsed]
         if done.empty:

@@ -127,12 +127,18 @@ def trial_states(rows: pd.DataFrame, objectives: Mapping[str, str]) -> pd.Series
     state[completed & ~final.to_numpy()] = "in_progress"
     finite = np.isfinite(to_minimization(rows, objectives)).all(axis=1)
     done = completed & final.to_numpy()
-    collapsed = (rows[schema.COLLAPSED].astype(object).eq(True).to_numpy()
-                 if schema.COLLAPSED in rows else np.zeros(len(rows), dtype=bool))
+    collapsed = collapsed_mask(rows)
     state[done & finite & ~collapsed] = "completed"
     state[done & finite & collapsed] = "collapsed"
     state[done & ~finite] = "nan_objective"
     return state
+
+
+def collapsed_mask(rows: pd.DataFrame) -> np.ndarray:
+    """Which rows carry ``collapsed = True`` (null, and rows before schema 3: False)."""
+    if schema.COLLAPSED not in rows:
+        return np.zeros(len(rows), dtype=bool)
+    return rows[schema.COLLAPSED].astype(object).eq(True).to_numpy()
 
 
 def pareto_fronts(

@@ -22,6 +22,7 @@ from analysis.fronts import IS_KNEE
 from analysis.fronts import ON_FRONT
 from analysis.fronts import ON_TASK_FRONT
 from analysis.fronts import Fronts
+from analysis.fronts import collapsed_mask
 
 _PANEL = (5.2, 3.8)  # inches per task panel
 
@@ -110,7 +111,7 @@ def _draw_group(ax: Any, rows: pd.DataFrame, group: str, color: str, fronts: Fro
                 x: str, y: str, first: bool) -> None:
     front = rows[rows[ON_FRONT]].sort_values(x)
     dominated = rows[~rows[ON_FRONT]]
-    hollow = _collapsed(rows)  # kept only with --include-collapsed: drawn as rings
+    hollow = collapsed_mask(rows)  # kept only with --include-collapsed: drawn as rings
     _error_bars(ax, rows, x, y, color)
     ax.scatter(dominated[x], dominated[y], color=color, alpha=0.25, s=18, linewidths=0)
     ax.scatter(front[x], front[y], color=color, s=30, zorder=3, label=group)
@@ -125,12 +126,6 @@ def _draw_group(ax: Any, rows: pd.DataFrame, group: str, color: str, fronts: Fro
     knee = rows[rows[IS_KNEE]]
     ax.scatter(knee[x], knee[y], marker="*", s=220, facecolor="none", edgecolor="black",
                linewidths=1.2, zorder=4, label="knee" if first else "_nolegend_")
-
-
-def _collapsed(rows: pd.DataFrame) -> pd.Series:
-    if schema.COLLAPSED not in rows:
-        return pd.Series(False, index=rows.index)
-    return rows[schema.COLLAPSED].astype(object).eq(True)
 
 
 def _error_bars(ax: Any, rows: pd.DataFrame, x: str, y: str, color: str) -> None:

@@ -60,14 +60,19 @@ def label_counts(task: TaskSpec, labels: Any) -> str | None:
     return json.dumps({str(label): int(n) for label, n in enumerate(counts)})
 
 
+def binomial_se(accuracy: float, rows: int) -> float:
+    """The standard error of an accuracy measured on ``rows`` rows: ``sqrt(p(1-p)/n)``."""
+    p = min(max(float(accuracy), 0.0), 1.0)
+    return math.sqrt(p * (1.0 - p) / rows) if rows > 0 else float("nan")
+
+
 def score_standard_error(task: TaskSpec, predictions: Any, labels: Any) -> float:
     """Standard error of ``compute_metrics(task, predictions, labels)["score"]``."""
     gold = np.asarray(labels)
     pred = as_predictions(task, np.asarray(predictions), len(gold))
     n = len(gold)
     if tuple(task.primary) == ("accuracy",):
-        p = float(np.mean(pred == gold))
-        return math.sqrt(p * (1.0 - p) / n)
+        return binomial_se(float(np.mean(pred == gold)), n)
     if n < 2:
         return float("nan")
     rng = np.random.default_rng(BOOTSTRAP_SEED)

@@ -86,16 +86,6 @@ def train_fingerprint(data: TaskData) -> str:
     return digest.hexdigest()[:16]
 
 
-def _binomial_se(task: Any, score: Any, rows: int) -> float:
-    """The standard error of an accuracy ``score`` on ``rows`` rows; NaN for other metrics."""
-    import math
-
-    if not isinstance(score, (int, float)) or tuple(task.primary) != ("accuracy",) or rows < 1:
-        return float("nan")
-    p = min(max(float(score), 0.0), 1.0)
-    return math.sqrt(p * (1.0 - p) / rows)
-
-
 def teacher_inputs(cfg: CapConfig, data: TaskData) -> dict[str, Any]:
     """What determines a teacher: the artifact key's inputs."""
     return {
@@ -208,15 +198,16 @@ def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module | No
     """Refuse a teacher whose score is collapsed: below the majority-class score of the eval
     rows, or within 2 standard errors above it (:func:`trainables.score_evidence.is_collapsed`),
     unless ``allow_weak_teacher``."""
-    from trainables.score_evidence import is_collapsed
+    from trainables.score_evidence import binomial_se, is_collapsed
 
     labels = next(iter(prep.data.evals.values()))["labels"].numpy()
     floor = majority_score(prep.task, labels)
     metrics = teacher_metrics(folder, teacher, cfg, prep)
     score = metrics.get("score")
     se = metrics.get("score_se")
-    if not isinstance(se, (int, float)):
-        se = _binomial_se(prep.task, score, len(labels))  # teachers recorded before se
+    if not isinstance(se, (int, float)):  # teachers recorded before se: from their rows
+        accuracy = isinstance(score, (int, float)) and tuple(prep.task.primary) == ("accuracy",)
+        se = binomial_se(score, len(labels)) if accuracy else float("nan")
     if isinstance(score, (int, float)) and not is_collapsed(score, floor, se):
         return  # NaN is never returned here: a teacher without a score is refused too
     where = (f"below the majority-class score {floor:.4f}" if not score >= floor else
