@@ -143,8 +143,11 @@ def validate_settings(sweep: SweepSettings, aimed: bool = False) -> None:
         if name not in trial:
             trial[name] = suggestion.low if suggestion.kind != "categorical" \
                 else suggestion.choices[0]
-    if aimed and trial.get("lambda_control") and trial.get("lambda_control_target") is None:
-        trial["lambda_control_target"] = 0.5  # --targets gives each trial its own
+    if aimed and sweep.space.trainable == "cap" and trial.get("pruning_method") == "soft" \
+            and trial.get("lambda_control", True) and trial.get("lambda_control_target") is None:
+        # --targets steers soft trials with the controller by default, each to its own target
+        trial["lambda_control"] = True
+        trial["lambda_control_target"] = 0.5
     try:
         from_mapping(config_class(sweep.space.trainable), trial)
     except ConfigError as exc:

@@ -135,8 +135,10 @@ class TargetPlan:
                                              str(config.get("allocation", "per_layer")))
         config = {**config, self.knob: value, TARGET_PARAM: target,
                   S.PREDICTED_SPARSITY: predicted}
-        if self.method == "soft" and config.get("lambda_control"):  # a bool: --set parsed it
-            # the in-run controller (off by default) steers to the trial's own target
+        if self.method == "soft" and config.get("lambda_control", True):  # --set parsed it
+            # target mode steers with the in-run controller and lands on the target unless
+            # --set lambda_control=false; the trial's config records which was used
+            config["lambda_control"] = True
             config["lambda_control_target"] = target
         self.served[trial_id] = target
         self.configs[trial_id] = config

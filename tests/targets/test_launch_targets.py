@@ -91,18 +91,28 @@ def test_lambda_control_without_targets_needs_its_own_target(capsys, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_targets_give_the_lambda_controller_each_trials_target():
+def test_targets_steer_soft_trials_with_the_controller_by_default():
     from orchestrator.settings import build_settings
     from orchestrator.targets import plan_targets
     from search_spaces import get_space
 
-    sweep = build_settings(get_space("cap_soft_sst2"), "smoke", sets=["lambda_control=true"],
-                           aimed=True)
+    sweep = build_settings(get_space("cap_soft_sst2"), "smoke", aimed=True)
     plan = plan_targets("0.5,0.9", sweep)
     for trial_id, target in (("t0", 0.5), ("t1", 0.9)):
         config = plan.assign(trial_id, {"final_lambda": None, "target_sparsity": target,
                                         **sweep.settings})
+        assert config["lambda_control"] is True  # recorded in the trial's config
         assert config["lambda_control_target"] == target
-    plain = plan_targets("0.5", build_settings(get_space("cap_soft_sst2"), "smoke"))
-    config = plain.assign("t0", {"final_lambda": None, "target_sparsity": 0.5})
+
+
+def test_lambda_control_false_opts_a_targeted_sweep_out_of_the_controller():
+    from orchestrator.settings import build_settings
+    from orchestrator.targets import plan_targets
+    from search_spaces import get_space
+
+    sweep = build_settings(get_space("cap_soft_sst2"), "smoke", sets=["lambda_control=false"],
+                           aimed=True)
+    config = plan_targets("0.5", sweep).assign(
+        "t0", {"final_lambda": None, "target_sparsity": 0.5, **sweep.settings})
+    assert config["lambda_control"] is False
     assert "lambda_control_target" not in config

@@ -94,6 +94,9 @@ class CapConfig(TrainConfig):
     lambda_control_gain: float = 3.0
     lambda_control_every: int = 0  # steps between corrections; 0: total_steps // 50
     lambda_control_max_scale: float = 30.0
+    # with the controller, the last flat phase and its evaluations keep exactly the target's
+    # share of weights (lambda_control.landing_offset; not in the paper)
+    lambda_control_landing: bool = True
     # teacher
     teacher_path: str | None = None
     teacher_learning_rate: float = 2e-5

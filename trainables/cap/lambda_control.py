@@ -29,6 +29,19 @@ them on for a few steps after lambda falls: capping the way up alone still overs
 two QQP trials by 3 points), and the scale may fall to ``1 / max_scale**2`` but rise only to
 ``max_scale``. Near the end the projection is the measurement itself.
 
+The landing (``lambda_control_landing``, on with the controller): a controller acts on the
+scores' drift, and under Adam that drift does not stop when lambda does (issue 27: soft
+movement passed 0.90 with lambda at its floor). Adam divides each step by the running size of
+the score's own gradient, so wherever the task's gradient on a score is tiny, the L1 term's
+tiny push (lambda x sigmoid') is what sets the sign, and the score falls at the full score
+learning rate whatever lambda is: a smaller lambda does not slow those scores, only a zero one
+would, and then the task's own pushes carry on. So once the sparsity schedule is final (its
+last flat phase, and every evaluation in it), the mask's cut is moved to land on the target:
+:func:`landing_offset` shifts every score so that exactly the target's share of weights
+clears the final sigmoid threshold (the top scores, as the threshold would rank them). The
+last phase then fine-tunes the weights under the mask that is evaluated and exported. This is
+not in the paper; it is on only when a trial has a target.
+
 Example:
     >>> ctl = LambdaController(target=0.9, gain=3.0, every=10, max_scale=30.0)
     >>> ctl.due(10), ctl.due(15)
@@ -47,7 +60,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from trainables.cap.binarizers import sigmoid_threshold_mask
+from trainables.cap.binarizers import FLOOR_FRACTION, sigmoid_threshold_mask
 
 
 @dataclass
@@ -104,3 +117,32 @@ def projected_kept(scores: Sequence[torch.Tensor], previous: Sequence[torch.Tens
 def default_every(total_steps: int) -> int:
     """About 50 corrections per run, at most one per step."""
     return max(1, total_steps // 50)
+
+
+def landing_offset(scores: Sequence[torch.Tensor], keep: int, threshold: float) -> float:
+    """The shift of every score that makes exactly ``keep`` entries clear ``threshold``.
+
+    The cut is placed halfway between the ``keep``-th and the next largest score, then
+    ``sigmoid(score + offset) > threshold`` keeps the ``keep`` largest scores of all matrices
+    together (ties aside). Matrices that would keep fewer than their 0.5% floor keep their
+    floor (:func:`~trainables.cap.binarizers.sigmoid_threshold_mask`), so the cut is moved
+    once more to give those entries back.
+    """
+    flat = torch.cat([s.detach().float().reshape(-1) for s in scores])
+    keep = max(1, min(int(keep), flat.numel() - 1))
+    logit = math.log(threshold / (1.0 - threshold)) if threshold > 0 else -math.inf
+    if logit == -math.inf:  # threshold 0 keeps every entry whatever the shift
+        return 0.0
+    cut = _cut(flat, keep)
+    floors = [int(FLOOR_FRACTION * s.numel()) + 1 for s in scores]
+    extra = sum(max(0, f - int((s.detach().float() > cut).sum())) for s, f in zip(scores, floors))
+    if extra:
+        cut = _cut(flat, max(1, keep - extra))
+    return logit - cut
+
+
+def _cut(flat: torch.Tensor, keep: int) -> float:
+    """A value between the ``keep``-th and the ``keep + 1``-th largest entries of ``flat``."""
+    top = torch.topk(flat, keep + 1, sorted=False).values  # a selection, then its 2 smallest
+    pair = torch.topk(top, 2, largest=False).values.double()
+    return float(pair.sum() / 2)

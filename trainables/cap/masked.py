@@ -46,18 +46,24 @@ class PruningState:
     ``threshold`` means a keep ratio in (0, 1] for ``"topk"`` and a sigmoid threshold in
     [0, 1) for ``"soft"`` (pitfall 21); it is validated on every assignment.
 
+    ``offset`` (soft only, 0 unless a trial lands on a target:
+    :func:`trainables.cap.lambda_control.landing_offset`) is added to every score before the
+    sigmoid threshold, which moves the cut between two scores without touching the sigmoid's
+    saturated ends (scores past ~17 all round to sigmoid 1.0 in float32).
+
     Args:
         method: ``"topk"`` (CAP-m) or ``"soft"`` (CAP-soft).
         threshold: the starting threshold; defaults to 1.0 (topk) or 0.0 (soft).
     """
 
-    __slots__ = ("_method", "_threshold")
+    __slots__ = ("_method", "_threshold", "offset")
 
     def __init__(self, method: str = "topk", threshold: float | None = None) -> None:
         if method not in METHODS:
             raise ValueError(f"`method` must be one of {METHODS}, but got {method=!r}")
         self._method = method
         self.threshold = _DEFAULT_THRESHOLD[method] if threshold is None else threshold
+        self.offset = 0.0
 
     @property
     def method(self) -> str:
@@ -73,10 +79,13 @@ class PruningState:
 
     def binarize(self, scores: torch.Tensor) -> torch.Tensor:
         """The 0/1 mask of ``scores`` at the current threshold (straight-through autograd)."""
+        if self.offset:  # a constant shift: the straight-through gradient is the same
+            scores = scores + self.offset
         return _BINARIZERS[self._method].apply(scores, self._threshold)
 
     def __repr__(self) -> str:
-        return f"PruningState(method={self._method!r}, threshold={self._threshold})"
+        offset = f", offset={self.offset}" if self.offset else ""
+        return f"PruningState(method={self._method!r}, threshold={self._threshold}{offset})"
 
 
 class MaskedLinear(nn.Linear):
@@ -139,6 +148,7 @@ class MaskedLinear(nn.Linear):
         key = (
             self.state.method,
             self.state.threshold,
+            self.state.offset,
             self.mask_scores._version,
             self.mask_scores.data_ptr(),
             self.weight._version,

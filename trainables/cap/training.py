@@ -32,7 +32,7 @@ from torch import nn
 
 from trainables.cap.config import CapConfig
 from trainables.cap.lambda_control import LambdaController, default_every
-from trainables.cap.lambda_control import projected_kept, remaining_lr_steps
+from trainables.cap.lambda_control import landing_offset, projected_kept, remaining_lr_steps
 from trainables.cap.losses import kd_loss, l1_regulariser, task_loss
 from trainables.cap.masked import PruningState, bake_masks, masked_linears
 from trainables.cap.memory import TrialBanks
@@ -89,6 +89,7 @@ class CapTraining(Method):
         self.controller: LambdaController | None = None
         self.previous_scores: tuple[int, list[torch.Tensor]] | None = None
         self.unpruned: tuple[int, int] | None = None  # (never-pruned params, total)
+        self.steps_done = 0  # the steps trained so far: whether evaluations land
         if cfg.lambda_control:  # off by default: not in the paper
             self.controller = LambdaController(
                 target=float(cfg.lambda_control_target), gain=cfg.lambda_control_gain,
@@ -104,7 +105,10 @@ class CapTraining(Method):
         """CAP's loss at ``step`` (methods.md 2.4-2.9), in the order of the paper's step."""
         cfg = self.cfg
         # 1. masks: the cubic schedule's threshold for this step, read by every MaskedLinear
+        #    (in target mode, its final phase lands on the target: lambda_control.py)
         self.state.threshold = self.threshold(step)
+        self.steps_done = step + 1
+        self.state.offset = self.landing(model) if self.lands(step) else 0.0
         # 2. the student's forward through its masked linears; the anchor is its sentence rep
         logits, anchor = forward_with_anchor(model, batch, cfg.alignrep)
         logits = logits.float()  # losses in float32 under bf16 autocast
@@ -140,6 +144,27 @@ class CapTraining(Method):
                                  cfg.final_warmup, cfg.initial_threshold, cfg.final_threshold,
                                  cfg.final_lambda)
 
+    def lands(self, step: int) -> bool:
+        """Whether the mask at ``step`` is moved onto the target (target mode, final phase)."""
+        return (self.controller is not None and self.cfg.lambda_control_landing
+                and self.sparsity_settled(step))
+
+    def landing(self, model: nn.Module) -> float:
+        """The score offset that keeps exactly the target's share of the weights."""
+        linears = masked_linears(model)
+        fixed, total = self.never_pruned(model, linears)
+        keep = round((1.0 - self.controller.target) * total) - fixed
+        return landing_offset([m.mask_scores for m in linears], keep, self.cfg.final_threshold)
+
+    def never_pruned(self, model: nn.Module, linears: list[nn.Module]) -> tuple[int, int]:
+        """(parameters counted but never pruned: biases, LayerNorms..., all counted ones)."""
+        if self.unpruned is None:  # constant: computed once, under any mask
+            with torch.no_grad():
+                counts = count_remaining(model)
+                kept = sum(int(m.mask().sum()) for m in linears)
+            self.unpruned = (counts.remaining - kept, counts.total)
+        return self.unpruned
+
     def control(self, model: nn.Module, step: int) -> None:
         """One correction of the lambda controller (:mod:`trainables.cap.lambda_control`):
         the sparsity the scores reach by the end of the run at their current velocity,
@@ -150,12 +175,7 @@ class CapTraining(Method):
         previous, self.previous_scores = self.previous_scores, (step, scores)
         if previous is None or previous[0] >= step:  # the first look: velocities need two
             return
-        if self.unpruned is None:  # biases and LayerNorms: counted, never pruned, constant
-            with self.evaluating():
-                counts = count_remaining(model)
-                kept = sum(int(m.mask().sum()) for m in linears)
-            self.unpruned = (counts.remaining - kept, counts.total)
-        fixed, total = self.unpruned
+        fixed, total = self.never_pruned(model, linears)
         horizon = remaining_lr_steps(step, plan.total_steps,
                                      lambda k: lr_multiplier(k, plan.warmup_steps,
                                                              plan.total_steps))
@@ -193,10 +213,13 @@ class CapTraining(Method):
     def evaluating(self) -> Iterator[None]:
         """Evaluate at the final threshold (methods.md 2.4: always the final), then resume."""
         scheduled, self.state.threshold = self.state.threshold, self.cfg.final_threshold
+        offset = self.state.offset
+        if self.steps_done and self.lands(self.steps_done):
+            self.state.offset = self.landing(self.model)
         try:
             yield
         finally:
-            self.state.threshold = scheduled
+            self.state.threshold, self.state.offset = scheduled, offset
 
     def sparsity(self, model: nn.Module) -> dict[str, float | int]:
         return sparsity_columns(count_remaining(model), head_sparsity(model))

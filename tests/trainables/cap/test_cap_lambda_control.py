@@ -9,7 +9,9 @@ import torch
 from cap_trial import tiny_cap_config
 
 from trainables.cap.config import CapConfig
+from trainables.cap.binarizers import sigmoid_threshold_mask
 from trainables.cap.lambda_control import LambdaController
+from trainables.cap.lambda_control import landing_offset
 from trainables.cap.lambda_control import projected_kept
 from trainables.cap.lambda_control import remaining_lr_steps
 from trainables.cap.trainable import run
@@ -79,11 +81,46 @@ def _final(tmp_path, **overrides):
 def test_a_controlled_trial_ends_near_its_target_where_the_fixed_lambda_misses(tmp_path,
                                                                                target):
     fixed = _final(tmp_path).metrics[-1]["weight_sparsity"]
-    controlled = _final(tmp_path, lambda_control=True, lambda_control_target=target)
+    controlled = _final(tmp_path, lambda_control=True, lambda_control_target=target,
+                        lambda_control_landing=False)
     final = controlled.metrics[-1]
     assert abs(fixed - target) > 0.4, fixed
     assert abs(final["weight_sparsity"] - target) <= 0.1, final["weight_sparsity"]
     assert final["lambda_scale"] > 1.0  # it had to raise lambda to get there
+
+
+# (0.9 is about the most the tiny model can reach: its biases, LayerNorms and 0.5% floors)
+@pytest.mark.parametrize("target", [0.5, 0.75, 0.9])
+def test_the_landing_ends_a_controlled_trial_on_its_target(tmp_path, target):
+    final = _final(tmp_path, lambda_control=True, lambda_control_target=target).metrics[-1]
+    # the tiny model's few thousand entries: within 0.2 points
+    assert abs(final["weight_sparsity"] - target) <= 0.002, final["weight_sparsity"]
+
+
+def test_the_landing_keeps_the_largest_scores_of_all_matrices_together():
+    torch.manual_seed(0)
+    scores = [torch.randn(64, 32) * 3, torch.randn(32, 32) * 3 - 4, torch.randn(128, 16) * 9]
+    total = sum(s.numel() for s in scores)
+    for keep in (1, 100, 1000, total // 2, total - 2):
+        offset = landing_offset(scores, keep, threshold=0.1)
+        kept = sum(int(sigmoid_threshold_mask(s + offset, 0.1).sum()) for s in scores)
+        floors = sum(int(0.005 * s.numel()) + 1 for s in scores)
+        assert kept == max(keep, floors) if keep < floors else kept == keep, (keep, kept)
+        # one cut for all matrices above their floor: no dropped score beats a kept one
+        masks = [sigmoid_threshold_mask(s + offset, 0.1).bool() for s in scores]
+        free = [(s, m) for s, m in zip(scores, masks) if int(m.sum()) > int(0.005 * s.numel()) + 1]
+        if free:
+            lowest_kept = min(float(s[m].min()) for s, m in free)
+            highest_dropped = max((float(s[~m].max()) for s, m in free if (~m).any()),
+                                  default=-math.inf)
+            assert highest_dropped < lowest_kept
+
+
+def test_the_landing_is_exact_where_sigmoid_saturates():
+    # scores of 40 and 41 are both sigmoid 1.0 in float32: the offset separates them anyway
+    scores = [torch.tensor([[41.0, 40.0, 39.0, -5.0]])]
+    offset = landing_offset(scores, 2, threshold=0.1)
+    assert sigmoid_threshold_mask(scores[0] + offset, 0.1).tolist() == [[1.0, 1.0, 0.0, 0.0]]
 
 
 def test_resume_restores_the_controller_scale(tmp_path):
