@@ -37,7 +37,10 @@ if str(REPO) not in sys.path:
 TABLE_DIR = Path(__file__).resolve().parent
 BASE_COLUMNS = ("space", "experiment", "trial_id", "seed", "repeat", "repeat_of", "status",
                 "step", "total_steps", "fraction", "sparsity_settled", "is_final", "score",
-                "weight_sparsity", "head_sparsity", "elapsed_s", "train_time_s")
+                "weight_sparsity", "head_sparsity", "elapsed_s", "train_time_s",
+                # the evidence columns (schema v3) and the target a trial was aimed at; a table
+                # started before them keeps its header (append-only) and ignores them
+                "target_sparsity", "score_se", "eval_examples", "majority_score", "collapsed")
 ENDED = ("completed", "failed", "diverged", "pruned")
 
 
@@ -109,7 +112,11 @@ def trial_rows(experiment_dir: Path, repeat_of: dict[str, str] | None = None) ->
                    "sparsity_settled": int(step >= settled), "is_final": int(bool(r[S.IS_FINAL])),
                    "score": r.get(S.SCORE), "weight_sparsity": r.get(S.WEIGHT_SPARSITY),
                    "head_sparsity": r.get(S.HEAD_SPARSITY), "elapsed_s": r.get(S.ELAPSED_S),
-                   "train_time_s": r.get(S.TRAIN_TIME_S)}
+                   "train_time_s": r.get(S.TRAIN_TIME_S),
+                   "target_sparsity": r.get(S.TARGET_SPARSITY), "score_se": r.get(S.SCORE_SE),
+                   "eval_examples": r.get(S.EVAL_EXAMPLES),
+                   "majority_score": r.get(S.MAJORITY_SCORE),
+                   "collapsed": _flag(r.get(S.COLLAPSED))}
             for name in info["searched"]:
                 row[f"param_{name}"] = r.get(S.param_column(name))
             rows.append(row)
@@ -125,6 +132,13 @@ def match_repeats(main_rows: list[dict], repeat_rows: list[dict]) -> dict[str, s
     for row in main_rows:
         main.setdefault(key(row), f"{row['experiment']}/{row['trial_id']}")
     return {row["trial_id"]: main.get(key(row), "") for row in repeat_rows}
+
+
+def _flag(value: Any) -> Any:
+    """A recorded bool as 0/1; a missing one (old rows) stays empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return int(bool(value))
 
 
 def _fmt(value: Any) -> str:
