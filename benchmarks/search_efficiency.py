@@ -69,12 +69,14 @@ class TrialOutcome:
     completed: bool
     cost_s: float
     stopped_at: float | None  # the fraction at which the scheduler stopped it
+    target: float | None = None  # the target sparsity it served (target mode)
 
 
 def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: int, *,
                early_stop: bool, constraints: Sequence[tuple[str, str, float]] = (),
                profile: str = "dev",
-               scheduler_factory: Callable[[], Any] | None = None) -> list[TrialOutcome]:
+               scheduler_factory: Callable[[], Any] | None = None,
+               targets: Any = None) -> list[TrialOutcome]:
     """One sweep of ``num_trials`` trials, one at a time, through the product's searcher.
 
     Args:
@@ -87,6 +89,9 @@ def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: 
         constraints: ``(metric, op, bound)`` constraints, as ``--min-sparsity`` adds them.
         profile: the profile whose define-by-run function is searched.
         scheduler_factory: builds the scheduler (default: what a 1-slot sweep builds).
+        targets: a fresh ``orchestrator.targets.TargetPlan`` to replay ``launch --targets``
+            (the plan chooses each trial's target and derives its sparsity knob; the
+            benchmark is asked with the target among the values).
     """
     import logging
     import warnings
@@ -102,10 +107,12 @@ def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: 
     # a slow define-by-run call (GP's acquisition) should not compute: both expected here.
     logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Define-by-run function passed")
+    define = space.define_by_run(profile, {})
     searcher = SweepSearch(
-        space=space.define_by_run(profile, {}), metric=space.metrics, mode=space.modes,
+        space=targets.wrap(define) if targets is not None else define, metric=space.metrics,
+        mode=space.modes,
         sampler=make_sampler(sampler, seed, len(space.metrics), bool(constraints)),
-        seed=seed, constraints=tuple(constraints))
+        seed=seed, constraints=tuple(constraints), targets=targets)
     scheduler = None
     if early_stop:  # orchestrator.sweep.make_scheduler at concurrency 1
         scheduler = scheduler_factory() if scheduler_factory else ParetoRungScheduler(
@@ -116,7 +123,13 @@ def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: 
     for i in range(num_trials):
         trial_id = f"sim_{i:05d}"
         config = searcher.suggest(trial_id)
-        sim = benchmark.sample({n: config[n] for n in names}, rng)
+        values = {n: config[n] for n in names}
+        target = None
+        if targets is not None:
+            from orchestrator.targets import TARGET_PARAM
+
+            target = values[TARGET_PARAM] = float(config[TARGET_PARAM])
+        sim = benchmark.sample(values, rng)
         fractions = sim["fractions"]
         last = len(fractions) - 1
         for k, fraction in enumerate(fractions):
@@ -134,7 +147,7 @@ def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: 
                 searcher.on_trial_complete(trial_id, result)
                 outcomes.append(TrialOutcome(result["score"], result["weight_sparsity"],
                                              k == last, float(sim["cost_s"][k]),
-                                             None if k == last else float(fraction)))
+                                             None if k == last else float(fraction), target))
                 break
     return outcomes
 

@@ -263,13 +263,15 @@ def _design(trials: Sequence[RecordedTrial], params: Sequence[Param]) -> np.ndar
     return np.array([[f for p in params for f in p.features(t.params[p.name])] for t in trials])
 
 
-def fit(table: Any, space: Any, *, seed: int = 0, folds: int = 5) -> Surrogate:
+def fit(table: Any, space: Any, *, seed: int = 0, folds: int = 5,
+        params: Sequence[Param] | None = None) -> Surrogate:
     """Fit the surrogate of ``space`` on ``table`` and measure its held-out accuracy.
 
     Repeats (other seeds of a configuration) only measure noise; the forests and the
-    cross-validation use the main sweep's trials.
+    cross-validation use the main sweep's trials. ``params``: the model's inputs when they
+    are not the space's suggestions (target mode: the target instead of the derived knob).
     """
-    params = params_of(space)
+    params = tuple(params) if params is not None else params_of(space)
     trials, fractions = recorded_trials(table, params)
     main = [t for t in trials if not t.is_repeat]
     if len(main) < max(folds, 4):

@@ -65,3 +65,42 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def target_rows(trials: int = 30, seed: int = 0) -> list[dict]:
+    """GENERATED rows of a ``cap_soft_qqp`` target-mode table (``launch --targets``).
+
+    Targets 0.5, 0.9, 0.97 in turn; the score falls with the target and peaks at a
+    contrastive temperature of ~0.1 and a CE weight of ~0.3; each trial lands on its target.
+    """
+    rng = np.random.default_rng(seed)
+    out: list[dict] = []
+    targets = (0.5, 0.9, 0.97)
+    for i in range(trials):
+        target = targets[i % 3]
+        knobs = {"contrastive_temperature": float(10 ** rng.uniform(-1.52, -0.52)),
+                 "cl_unsupervised_loss_weight": float(10 ** rng.uniform(-2, 0)),
+                 "cl_supervised_loss_weight": float(10 ** rng.uniform(0, 1.48)),
+                 "ce_loss_weight": float(10 ** rng.uniform(-1.52, 0)),
+                 "distill_loss_weight": float(rng.uniform(0.3, 1.0)),
+                 "extra_examples": int(round(2 ** rng.uniform(9, 13)))}
+        final = (0.80 - 0.4 * (target - 0.5) ** 2
+                 - 0.08 * abs(np.log10(knobs["contrastive_temperature"]) + 1)
+                 - 0.06 * abs(np.log10(knobs["ce_loss_weight"]) + 0.5))
+        noise = rng.normal(0, 0.003)
+        for fraction in (0.25, 0.5, 0.75, 1.0):
+            score = 0.32 + (final - 0.32) * (1 - np.exp(-4 * fraction)) + noise
+            out.append({
+                "space": "cap_soft_qqp", "experiment": "generated-targets",
+                "trial_id": f"t{i:03d}", "seed": 0, "repeat": 0, "repeat_of": "",
+                "status": "completed" if fraction == 1 else "running",
+                "step": int(160 * fraction), "total_steps": 160, "fraction": fraction,
+                "sparsity_settled": int(fraction >= 0.75), "is_final": int(fraction == 1),
+                "score": round(float(score), 6),
+                "weight_sparsity": round(target * min(1.0, fraction / 0.75), 6),
+                "head_sparsity": 0.0, "elapsed_s": round(10 + 200 * fraction, 3),
+                "train_time_s": round(200 * fraction, 3), "target_sparsity": target,
+                "score_se": 0.014, "eval_examples": 1000, "majority_score": 0.3185,
+                "collapsed": 0, "param_final_lambda": 500.0,
+                **{f"param_{k}": v for k, v in knobs.items()}})
+    return out

@@ -224,3 +224,77 @@ def test_qmc_is_a_sampler_choice_and_refuses_constraints():
     assert isinstance(make_sampler("qmc", 0, 2, False), optuna.samplers.QMCSampler)
     with pytest.raises(UsageError, match="qmc sampler ignores constraints"):
         make_sampler("qmc", 0, 2, True)
+
+
+# -- target mode (benchmarks/search_efficiency_targets.py) ---------------------------------
+
+def _target_table(tmp_path, trials=30):
+    import csv
+
+    from make_generated_table import target_rows
+
+    rows = target_rows(trials)
+    path = tmp_path / "cap_soft_qqp.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_target_mode_replays_the_plan_and_scores_each_target(tmp_path):
+    import search_efficiency_targets as set_
+    import search_spaces
+    from search_surrogate import fit, load_table
+
+    table = load_table(_target_table(tmp_path))
+    space = search_spaces.get_space("cap_soft_qqp")
+    targets = set_.table_targets(table)
+    assert targets == (0.5, 0.9, 0.97)
+    surrogate = fit(set_.with_target_param(table), space,
+                    params=set_.target_params(space, "final_lambda"))
+    assert "final_lambda" not in [p.name for p in surrogate.params]
+    outcomes = set_.run_search(space, surrogate, "random", 0, 12, early_stop=False,
+                               targets=set_.plan_factory(space, targets)())
+    # the plan serves the targets round robin, as launch --targets does
+    assert sorted(o.target for o in outcomes) == [0.5] * 4 + [0.9] * 4 + [0.97] * 4
+    best = set_.best_per_target(table, targets)
+    metrics = set_.target_metrics(outcomes, best, 0.3185, (8, 12))
+    for target in targets:
+        found = max(o.score for o in outcomes if o.target == target)
+        assert metrics[target]["best"][12] == found
+        assert metrics[target]["best"][8] <= found
+
+
+def test_trials_to_95_percent_count_the_gain_over_the_majority_score():
+    import search_efficiency_targets as set_
+    from search_efficiency import TrialOutcome
+
+    outcomes = [TrialOutcome(0.60, 0.5, True, 1.0, None, 0.5),
+                TrialOutcome(0.79, 0.9, True, 1.0, None, 0.9),
+                TrialOutcome(0.78, 0.5, True, 1.0, None, 0.5)]
+    metrics = set_.target_metrics(outcomes, {0.5: 0.80, 0.9: 0.80}, 0.30, (3,))
+    # 0.5: 0.78 - 0.30 = 0.48 >= 0.95 * 0.50 at the third trial; 0.60 is not (a ratio of
+    # scores, 0.60 / 0.80 = 0.75, would be just as far off but 0.78 / 0.80 would count)
+    assert metrics[0.5]["trials_to_target"] == 3
+    assert metrics[0.9]["trials_to_target"] == 2
+
+
+def test_target_runner_prints_a_table_per_target(tmp_path, capsys):
+    import search_efficiency_targets as set_
+
+    code = set_.main(["--table", str(_target_table(tmp_path, 45)), "--samplers", "random,tpe",
+                      "--seeds", "2", "--max-trials", "9", "--early-stop", "off", "--force",
+                      "--json", str(tmp_path / "out.json")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "| 0.97 (table best" in out and "random/no-es" in out and "tpe/no-es" in out
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert set(report["results"]["random/no-es"]) == {"0.5", "0.9", "0.97"}
+
+
+def test_a_table_without_targets_is_refused_in_one_line(tmp_path, capsys):
+    import search_efficiency_targets as set_
+
+    assert set_.main(["--table", str(TINY)]) == 2
+    assert "no target_sparsity column" in capsys.readouterr().err
