@@ -36,6 +36,19 @@ MANIFEST = "manifest.json"
 ARTIFACTS_DIRNAME = "_artifacts"
 
 
+def describe_holder(holder: Mapping[str, Any]) -> str:
+    """The builder a lock names, as a console sentence: "process 6722 on vm, for 2 min 5 s"."""
+    pid, host = holder.get("pid", -1), holder.get("host", "?")
+    known = isinstance(pid, int) and pid > 0
+    who = f"process {pid} on {host}" if known else f"a process on {host}"
+    since = holder.get("since")
+    if not isinstance(since, (int, float)):
+        return who
+    seconds = max(0, int(time.time() - since))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{who}, for {minutes} min {seconds} s" if minutes else f"{who}, for {seconds} s"
+
+
 @dataclass(frozen=True)
 class ArtifactInfo:
     kind: str
@@ -138,7 +151,7 @@ class ArtifactStore:
         build: Callable[[Path], None],
         *,
         timeout_s: float | None = None,
-        on_wait: Callable[[dict[str, Any]], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
         validate: Callable[[Path], str | None] | None = None,
     ) -> Path:
         """Return the artifact for ``inputs``, building it with ``build(tmp_dir)`` if needed.
@@ -178,12 +191,12 @@ class ArtifactStore:
                 self._break(lock)
                 continue
             if on_wait is not None and not announced and holder is not None:
-                on_wait(holder)
+                on_wait(describe_holder(holder))
                 announced = True
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"gave up waiting for artifact {kind}/{key} built by {holder} "
-                    f"after {timeout_s} s"
+                    f"gave up waiting for artifact {kind}/{key} built by "
+                    f"{describe_holder(holder or {})} after {timeout_s} s"
                 )
             time.sleep(self.poll_s)
 
