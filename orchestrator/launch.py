@@ -115,7 +115,8 @@ def launch(args: argparse.Namespace) -> int:
         from orchestrator import driver_lock
 
         driver_lock.acquire(experiment, "launch")  # held until exit: `resume` waits its turn
-        _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint(), reuse)
+        _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint(), reuse,
+                     targets)
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
                          seed=args.seed, max_failures=options.max_failures, quiet=args.quiet,
                          verbosity=args.tune_verbose, reuse_actors=reuse,
@@ -146,11 +147,20 @@ def default_reuse(asked: bool | None, resources: Resources, dashboard_url: str |
 
 
 def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
-                 concurrency: int, cluster: Any, hint: str, reuse: bool = False) -> None:
+                 concurrency: int, cluster: Any, hint: str, reuse: bool = False,
+                 targets: Any = None) -> None:
     print(f"experiment {experiment.name}: {num_samples} trials of {sweep.space.name} "
           f"({sweep.profile} profile), {concurrency} at a time")
     print(f"  folder    {redact(experiment.uri)}")
-    print(f"  searching {', '.join(sweep.searched) or '(nothing: every parameter is pinned)'}")
+    searched = [n for n in sweep.searched if targets is None or n != targets.knob]
+    print(f"  searching {', '.join(searched) or '(nothing: every parameter is pinned)'}")
+    if targets is not None:
+        how = f"{targets.knob} is derived from each trial's target"
+        if targets.method == "soft":
+            how += (", steered in the run by the lambda controller, which lands on it"
+                    if sweep.settings.get("lambda_control", True) else
+                    " by the calibration alone (lambda_control=false)")
+        print(f"  targets   {', '.join(f'{t:g}' for t in targets.targets)}: {how}")
     if cluster.dashboard_url:
         print(f"  dashboard http://{cluster.dashboard_url.removeprefix('http://')}  ({hint})")
         if reuse:

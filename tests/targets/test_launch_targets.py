@@ -61,9 +61,16 @@ def test_a_target_sweep_aims_every_trial_and_records_it(ray_local, capsys, tmp_p
                  "--storage", str(storage), "--name", "t", "--seed", "1", "--targets",
                  ",".join(map(str, targets)), "--no-early-stop", "--quiet",
                  "--concurrency", "1"])
-    assert code == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert code == 0, out
     record = json.loads((storage / "t" / "experiment.json").read_text())
     assert record["targets"] == list(targets)
+    # the console says which knob is derived, and does not claim to search it
+    searching = next(line for line in out.splitlines() if line.startswith("  searching"))
+    knob = {"cap_topk_sst2": "final_threshold", "cap_soft_sst2": "final_lambda",
+            "smp_sst2": "prune_ratio"}[space]
+    assert knob not in searching
+    assert f"{knob} is derived from each trial's target" in out
     final = S.read_results(storage / "t", strict=True)
     final = final[final[S.IS_FINAL]].sort_values(S.TRIAL_ID)
     assert len(final) == 3 and (final[S.STATUS] == S.STATUS_COMPLETED).all()
@@ -81,6 +88,9 @@ def test_a_target_sweep_aims_every_trial_and_records_it(ray_local, capsys, tmp_p
         assert final[S.param_column("final_threshold")].notna().all()
     else:
         assert final[S.param_column("final_lambda")].gt(0).all()
+        # the controller's landing (target mode's default) ends each trial on its target
+        assert (final[S.WEIGHT_SPARSITY] - final[S.TARGET_SPARSITY]).abs().max() < 0.01
+        assert "lambda controller, which lands on it" in out
 
 
 def test_lambda_control_without_targets_needs_its_own_target(capsys, tmp_path):
