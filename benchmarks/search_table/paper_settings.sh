@@ -13,9 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 read -r -a seeds <<< "${1:-1 2 3}"
 storage=${2:-}
 for seed in "${seeds[@]}"; do
-  NAME=search-table-cap-soft-qqp-t160-paper-s$seed NUM_SAMPLES=3 \
-  SETS="--set contrastive_temperature=0.1 --set extra_examples=4096 --set alignrep=cls
+  sets=(--set contrastive_temperature=0.1 --set extra_examples=4096 --set alignrep=cls
         --set cl_unsupervised_loss_weight=0.1 --set cl_supervised_loss_weight=10.0
-        --set ce_loss_weight=0.1 --set distill_loss_weight=0.9 --set seed=$seed" \
+        --set ce_loss_weight=0.1 --set distill_loss_weight=0.9 --set seed="$seed")
+  # record.sh reads SETS as one line of words
+  NAME=search-table-cap-soft-qqp-t160-paper-s$seed NUM_SAMPLES=3 SETS="${sets[*]}" \
     "$here/record.sh" cap_soft_qqp ${storage:+"$storage"}
 done
