@@ -16,8 +16,10 @@ drives them. A simulated trial costs milliseconds, so every sampler runs for man
 Metrics per space x sampler x early stopping (mean and standard error over seeds):
 
 - hypervolume after n = 8, 16, 32, 64 trials, as a fraction of the reference hypervolume
-  (the front of the whole table's main sweep; reference point: sparsity 0, the task's
-  chance-level score), computed on the values the trials reported (with their noise);
+  (the front of the whole table's main sweep; reference point: sparsity 0 and the
+  majority-class score, the same reference as ``analysis pareto``: measured on the evaluated
+  rows where the table records it, else the task's full-dev-set value, labelled), computed on
+  the values the trials reported (with their noise);
 - trials and compute-seconds to reach 95% of the reference hypervolume (seeds that never get
   there within ``--max-trials`` count as ``max-trials + 1`` and are reported as such);
 - early stopping: compute used and hypervolume reached with the scheduler against without it,
@@ -319,6 +321,16 @@ def table_reference(table: Any, reference_score: float) -> float:
                                  reference_score)
 
 
+def reference_majority(table: Any, task: Any) -> tuple[float, str]:
+    """The score reference ``analysis pareto`` uses: the majority-class score measured on the
+    evaluated rows (the table's ``majority_score``), else the labelled table fallback."""
+    from analysis.baselines import majority_baseline, measured_majority
+
+    base = measured_majority(task, table) if "is_final" in table else None
+    base = base or majority_baseline(task)
+    return (base.score, base.source) if base else (0.0, "no majority-class score known: 0")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", action="append",
@@ -340,7 +352,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import search_spaces
-    from analysis.hypervolume import chance_level
     from search_surrogate import SurrogateError, check_accuracy, fit, load_table
     from orchestrator.search import SAMPLERS as KNOWN
 
@@ -383,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         space_name = str(table["space"].iloc[0])
         space = search_spaces.get_space(space_name)
         task = space.fixed.get("task")
-        reference_score = chance_level(task) or 0.0
+        reference_score, source = reference_majority(table, task)
+        print(f"# score reference: majority-class score {reference_score:.4f} ({source})")
         try:
             surrogate = fit(table, space)
             if args.noise == "heldout":

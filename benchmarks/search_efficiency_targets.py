@@ -25,7 +25,7 @@ Metrics per target x sampler x early stopping, mean +- standard error over seeds
   gain over the majority-class score there, ``score - majority >= 0.95 (best - majority)``
   (a ratio of scores would call most trials that learned anything "95% of the best"). Seeds
   that never get there count as ``max-trials + 1``. The majority score is the table's
-  measured ``majority_score`` (the rows the scores rest on), else the task's chance level.
+  measured ``majority_score`` (the rows the scores rest on), as in ``analysis pareto``.
 """
 
 from __future__ import annotations
@@ -110,12 +110,10 @@ def best_per_target(table: Any, targets: Sequence[float]) -> dict[float, float]:
 
 
 def majority_of(table: Any, task: str | None) -> float:
-    """The measured majority-class score of the table's rows, else the task's chance level."""
-    if "majority_score" in table and table["majority_score"].notna().any():
-        return float(table["majority_score"].dropna().median())
-    from analysis.hypervolume import chance_level
+    """The majority-class score ``analysis pareto`` would use for the table's rows."""
+    from search_efficiency import reference_majority
 
-    return float(chance_level(task) or 0.0)
+    return reference_majority(table, task)[0]
 
 
 def target_metrics(outcomes: Sequence[TrialOutcome], best: Mapping[float, float],

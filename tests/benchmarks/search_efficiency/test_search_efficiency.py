@@ -298,3 +298,14 @@ def test_a_table_without_targets_is_refused_in_one_line(tmp_path, capsys):
 
     assert set_.main(["--table", str(TINY)]) == 2
     assert "no target_sparsity column" in capsys.readouterr().err
+
+
+def test_the_benchmarks_use_the_reference_analysis_pareto_uses(tmp_path):
+    from search_surrogate import load_table
+
+    # a table recording the measured majority (schema 3 rows): that value, named
+    score, source = se.reference_majority(load_table(_target_table(tmp_path)), "qqp")
+    assert score == 0.3185 and "measured on the 1000 evaluated rows" in source
+    # an old table without it: the labelled full-dev-set value, not the chance level
+    score, source = se.reference_majority(load_table(TINY), "sst2")
+    assert score != 0.5 and "table" in source
