@@ -51,6 +51,7 @@ def report(exp: Path, targets: tuple[float, ...], within: float) -> None:
     print(f"{'#':>3} {'trial':<12} {'status':<10} {'lambda/knob':>11} {'target':>7} "
           f"{'predicted':>9} {'achieved':>9} {'diff':>7} {'score':>7}")
     misses, hits = [], 0
+    by_target: dict[float, list[tuple[float, bool]]] = {}
     for number, trial_id in enumerate(order, 1):
         row = final.loc[trial_id]
         achieved = row[S.WEIGHT_SPARSITY]
@@ -64,6 +65,9 @@ def report(exp: Path, targets: tuple[float, ...], within: float) -> None:
         hits += ok
         if not ok:
             misses.append(number)
+        if row[S.STATUS] == S.STATUS_COMPLETED:
+            collapsed = bool(row.get(S.COLLAPSED)) if S.COLLAPSED in row else False
+            by_target.setdefault(float(target), []).append((float(diff), collapsed))
         print(f"{number:>3} {trial_id:<12} {row[S.STATUS]:<10} {knob:>11.4g} {target:>7.3g} "
               f"{row[S.PREDICTED_SPARSITY]:>9.4f} {achieved:>9.4f} {diff:>+7.4f} "
               f"{row[S.SCORE]:>7.4f}")
@@ -74,6 +78,21 @@ def report(exp: Path, targets: tuple[float, ...], within: float) -> None:
               f"{hits}/{len(order)} trials within {within:g}; the last trial still missed")
     else:
         print(f"{hits}/{len(order)} trials within {within:g} of any target {targets}")
+    summarise(by_target, within)
+
+
+def summarise(by_target: dict[float, list[tuple[float, bool]]], within: float) -> None:
+    """Per target: completed trials, share within ``within``, mean and largest |miss|."""
+    print(f"{'target':>7} {'trials':>6} {'within':>8} {'mean |miss|':>12} {'max |miss|':>11} "
+          f"{'mean miss':>10} {'collapsed':>9}")
+    for target in sorted(by_target):
+        diffs = [d for d, _ in by_target[target]]
+        near = sum(abs(d) <= within for d in diffs)
+        mean_abs = sum(abs(d) for d in diffs) / len(diffs)
+        print(f"{target:>7g} {len(diffs):>6} {near:>3}/{len(diffs):<4} "
+              f"{100 * mean_abs:>9.2f} pt {100 * max(abs(d) for d in diffs):>8.2f} pt "
+              f"{100 * sum(diffs) / len(diffs):>+7.2f} pt "
+              f"{sum(c for _, c in by_target[target]):>9}")
 
 
 def main() -> None:
