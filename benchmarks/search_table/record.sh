@@ -2,7 +2,8 @@
 # Record (or resume) one space of the search table as a sweep of the product itself.
 #   benchmarks/search_table/record.sh cap_soft_qqp|cap_soft_sst2|smp_sst2 [STORAGE]
 # Environment (for the live check and the repeats, same budget): NAME (experiment name),
-# SAMPLER (qmc), SEED (0), NUM_SAMPLES (72), EARLY_STOP=1 (default: off), SETS (more --set).
+# SAMPLER (qmc), SEED (0), NUM_SAMPLES (72), EARLY_STOP=1 (default: off), SETS (more --set,
+# one line; a later --set wins), TARGETS (cap_soft_qqp: 0.5,0.9,0.97).
 # The sweep runs 1 trial at a time on 1 CPU, hyper-parameters from a scrambled Sobol design
 # (--sampler qmc --seed 0), no early stopping, every evaluation recorded. Rerunning the
 # script after an interruption resumes the sweep (`orchestrator resume`).
@@ -39,7 +40,7 @@ case $space in
                 extra=(--set learning_rate=1e-4 --set mask_scores_learning_rate=0.1
                        --set teacher_max_steps=400 --set teacher_learning_rate=1e-4
                        --set teacher_train_batch_size=32)
-                targets=(--targets 0.5,0.9,0.97) ;;
+                targets=(--targets "${TARGETS:-0.5,0.9,0.97}") ;;
   # CAP-soft's student at 3e-4: at 1e-4 it was still at chance at step 15 and every trial
   # above ~30% sparsity ended at chance (5 trials, kept as search-table-cap-soft-sst2-b60)
   cap_soft_sst2) name=$name-lr3e-4
