@@ -17,6 +17,6 @@ for seed in "${seeds[@]}"; do
         --set cl_unsupervised_loss_weight=0.1 --set cl_supervised_loss_weight=10.0
         --set ce_loss_weight=0.1 --set distill_loss_weight=0.9 --set seed="$seed")
   # record.sh reads SETS as one line of words
-  NAME=search-table-cap-soft-qqp-t160-paper-s$seed NUM_SAMPLES=3 SETS="${sets[*]}" \
+  NAME=search-table-cap-soft-qqp-t160-lr3e-4-paper-s$seed NUM_SAMPLES=3 SETS="${sets[*]}" \
     "$here/record.sh" cap_soft_qqp ${storage:+"$storage"}
 done
