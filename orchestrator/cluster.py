@@ -67,6 +67,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
 
     if address is not None:
         check_reachable(address)
+        check_token(address)
     if ray.is_initialized():  # e.g. a test fixture or a notebook already connected
         return _info(started_here=False, address=address or "existing")
     if address is None:
@@ -78,9 +79,11 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
                            log_to_driver=True, logging_level="WARNING")
         return _info(started_here=True, address=ctx.address_info.get("address", "local"),
                      dashboard=ctx.dashboard_url or None)
+    from ray.exceptions import AuthenticationError
+
     try:
         ctx = ray.init(address=address, logging_level="WARNING")
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, AuthenticationError) as exc:
         raise UsageError(f"--address {address}: could not join a Ray cluster: {exc}") from None
     return _info(started_here=False, address=address, dashboard=ctx.dashboard_url or None)
 
@@ -112,6 +115,51 @@ def check_reachable(address: str, timeout_s: float = 3.0) -> None:
     if len(frame) < 9 or frame[3] != 0x4:  # not an HTTP/2 SETTINGS frame: not a Ray head
         raise UsageError(f"--address {address}: something answers there, but not a Ray head "
                          "node's GCS (expected gRPC); check the host and port")
+
+
+def check_token(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, naming the fix, when the head wants a token this process does not send.
+
+    Ray 2.60 sends a token only where ``RAY_AUTH_MODE=token`` (an explicit address never turns
+    it on, even with ``~/.ray/auth_token`` present, so the token is not handed to whatever
+    answers there); a refused ``ray.init`` then retries for about 20 s and says only "Failed
+    to connect". So we ask the GCS for its cluster id once, with what ``ray.init`` would send.
+    """
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    try:
+        import grpc
+        from ray._raylet import (
+            AuthenticationMode, AuthenticationTokenLoader, get_authentication_mode,
+        )
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+    except ImportError:  # a Ray without token authentication: ray.init decides
+        return
+    token_mode = get_authentication_mode() == AuthenticationMode.TOKEN
+    loader = AuthenticationTokenLoader.instance()
+    has_token = token_mode and loader.has_token(ignore_auth_mode=True)  # no raise if absent
+    metadata = tuple(loader.get_token_for_http_header().items()) if has_token else ()
+    with grpc.insecure_channel(address) as channel:
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+        try:
+            stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), metadata=metadata,
+                              timeout=timeout_s)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise UsageError(_token_problem(address, token_mode, has_token)) from None
+            # anything else (a slow head, another Ray version): ray.init says what it is
+
+
+def _token_problem(address: str, token_mode: bool, has_token: bool) -> str:
+    where = ("copy the head's token (`ray get-auth-token` on the head) to ~/.ray/auth_token "
+             "on this machine, or set RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH")
+    if not token_mode:
+        return (f"--address {address}: the cluster uses token authentication and this process "
+                f"sends no token: set RAY_AUTH_MODE=token and {where}")
+    if not has_token:
+        return f"--address {address}: RAY_AUTH_MODE=token but no token was found: {where}"
+    return (f"--address {address}: the cluster refused this machine's token (a token of "
+            f"another cluster?): {where}")
 
 
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
