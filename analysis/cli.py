@@ -16,8 +16,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-DEFAULT_X = "weight_sparsity"
-DEFAULT_Y = "score"
+from facts.columns import SCORE, WEIGHT_SPARSITY
+from facts.targets import HIT_TOLERANCE
+
+DEFAULT_X = WEIGHT_SPARSITY
+DEFAULT_Y = SCORE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("experiments", nargs="+", metavar="EXP")
     table.add_argument("--targets", metavar="S1,S2,...",
                        help="target weight_sparsity values (default: those the sweeps aimed at)")
-    table.add_argument("--tolerance", type=float, default=0.01,
-                       help="how far from a target a trial may land (default 0.01: one point)")
+    table.add_argument("--tolerance", type=float, default=HIT_TOLERANCE,
+                       help="how far from a target a trial may land (default "
+                            f"{HIT_TOLERANCE:g}: one point)")
     table.add_argument("--group", default="method", metavar="COL",
                        help="column that splits rows within a task (default method)")
     table.add_argument("--out", metavar="DIR",

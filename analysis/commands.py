@@ -20,12 +20,12 @@ from analysis.io import experiment_info
 from analysis.io import resolve
 from analysis.layout import REPORT_DIR
 from analysis.summary import summarize
-from analysis.targets import DEFAULT_TOLERANCE
-from analysis.targets import recorded_targets
-from analysis.targets import table_html
-from analysis.targets import table_markdown
-from analysis.targets import target_table as targets_table
-from analysis.targets import with_html_section
+from analysis.target_table import DEFAULT_TOLERANCE
+from analysis.target_table import recorded_targets
+from analysis.target_table import table_html
+from analysis.target_table import table_markdown
+from analysis.target_table import target_table as targets_table
+from analysis.target_table import with_html_section
 
 
 def report_location(experiments: Sequence[str], out: str | None, command: str) -> Location:
@@ -132,12 +132,15 @@ def budget_notes(loaded: Loaded) -> list[str]:
 
 def recorded_baselines(loaded: Loaded) -> tuple[dict[str, Any], list[Any], list[str]]:
     """Majority scores per task (measured in the rows, else recorded in experiment.json: a
-    :class:`analysis.baselines.Baseline`), CAP teachers found, and notes on conflicts."""
+    :class:`analysis.baselines.Baseline`), the other references found (CAP teachers, the dense
+    fine-tune an SMP sweep recorded: :mod:`analysis.dense_reference`), and notes on
+    conflicts."""
     from analysis import baselines as bl
     from analysis import schema
+    from analysis.dense_reference import dense_reference
 
     majority: dict[str, Any] = {}
-    teachers: dict[tuple[str, float], Any] = {}
+    teachers: dict[tuple[str, str, float], Any] = {}  # (task, kind, score): each once
     notes = []
     for source, frame, info in zip(loaded.sources, loaded.frames, loaded.infos):
         for task, rows in frame.groupby(schema.TASK, dropna=True):
@@ -149,6 +152,9 @@ def recorded_baselines(loaded: Loaded) -> tuple[dict[str, Any], list[Any], list[
                                  f"({base.source}), another experiment {known.score:.4g} "
                                  f"({known.source}); using the first (evaluation sets differ)")
                 majority.setdefault(str(task), base._replace(task=str(task)))
+            dense = dense_reference(info, task)  # an SMP sweep's recorded dense fine-tune
+            if dense is not None:
+                teachers.setdefault((dense.task, dense.kind, dense.score), dense)
             methods = set(map(str, rows[schema.METHOD].dropna().unique()))
             if not any(m.startswith("cap") or "movement" in m for m in methods):
                 continue
@@ -157,7 +163,7 @@ def recorded_baselines(loaded: Loaded) -> tuple[dict[str, Any], list[Any], list[
                                           models.iloc[0] if len(models) else None)
             if teacher is not None:
                 teacher = teacher._replace(task=str(task))
-                teachers.setdefault((teacher.task, teacher.score), teacher)
+                teachers.setdefault((teacher.task, teacher.kind, teacher.score), teacher)
     return majority, list(teachers.values()), notes
 
 
@@ -188,12 +194,19 @@ def pareto(
         table = targets_table(df, targets, teacher_scores=_teacher_scores(teachers))
         files["summary.md"] += ("\n## At target sparsities\n\n"
                                 + table_markdown(table, DEFAULT_TOLERANCE)).encode()
+    confirmed = confirmations(loaded)  # EXP-confirm beside EXP: mean +- 95% CI per trial
+    if len(confirmed):
+        files["summary.md"] += confirmed_markdown(confirmed).encode()
+        files["confirmed.csv"] = report.csv_bytes(confirmed)
     if not args.no_plot:
-        files.update(_figures(fronts, summary, args.experiments, notes, pinned))
+        files.update(_figures(fronts, summary, args.experiments, notes, pinned, confirmed))
         if targets:
             page = files["index.html"].decode("utf-8")
             files["index.html"] = with_html_section(
                 page, table_html(table, DEFAULT_TOLERANCE)).encode("utf-8")
+        if len(confirmed):
+            page = files["index.html"].decode("utf-8")
+            files["index.html"] = with_html_section(page, confirmed_html(confirmed)).encode()
     files.update(speedup_view(df, objectives, group_by, plot=not args.no_plot,
                               include_collapsed=args.include_collapsed))
     header = (f"{len(args.experiments)} experiment(s), "
@@ -201,18 +214,54 @@ def pareto(
     if pinned:
         header += "\n" + pinned.replace("`", "")
     print(report.console_report(fronts, summary, header=header, notes=notes), end="")
+    if len(confirmed):
+        print(confirmed_text(confirmed), end="")
     written = report.write_files(out, files)
     print(f"wrote {len(written)} files to {out.display}")
     return 0
 
 
+def confirmations(loaded: Loaded) -> Any:
+    """The confirmed points of the experiments given (:mod:`analysis.confirmed`)."""
+    from analysis.confirmed import read_confirmations
+
+    return read_confirmations(loaded.sources, loaded.infos, loaded.df)
+
+
+def confirmed_text(confirmed: Any) -> str:
+    from analysis.confirmed import display_table, summary_line
+
+    return ("\nConfirmed points (mean +- 95% t-interval over new seeds; `search` is the "
+            "single-seed search score):\n" + report._text(display_table(confirmed)) + "\n"
+            + summary_line(confirmed) + "\n")
+
+
+def confirmed_markdown(confirmed: Any) -> str:
+    from analysis.confirmed import display_table, summary_line
+
+    return ("\n## Confirmed points\n\nMean score over new seeds +- the 95% t-interval "
+            "(the figure to quote, with its seeds and evaluated rows); `search` is the "
+            "single-seed search score.\n\n" + report.markdown_table(display_table(confirmed))
+            + f"\n\n{summary_line(confirmed)}\n")
+
+
+def confirmed_html(confirmed: Any) -> str:
+    from html import escape
+
+    from analysis.confirmed import display_table, summary_line
+    from analysis.html import html_table
+
+    return (f"<h2>Confirmed points</h2><p>{escape(summary_line(confirmed))}</p>"
+            f'<div class="scroll">{html_table(display_table(confirmed))}</div>')
+
+
 def _figures(fronts: Any, summary: Any, sources: Sequence[str], notes: Sequence[str],
-             pinned: str) -> dict[str, bytes]:
+             pinned: str, confirmed: Any = None) -> dict[str, bytes]:
     from analysis import html
     from analysis import plot
 
     return {
-        "pareto.png": plot.pareto_png(fronts, summary.baselines),
+        "pareto.png": plot.pareto_png(fronts, summary.baselines, confirmed),
         "index.html": html.pareto_html(fronts, summary, sources, notes,
                                        pinned).encode("utf-8"),
     }
@@ -245,14 +294,14 @@ def speedup_view(df: Any, objectives: Mapping[str, str], group_by: Sequence[str]
 def _teacher_scores(teachers: Sequence[Any]) -> dict[str, float]:
     """{task: the CAP teacher's score}; with several teachers per task, the best one."""
     scores: dict[str, float] = {}
-    for teacher in teachers:
+    for teacher in (t for t in teachers if t.kind == "teacher"):
         scores[teacher.task] = max(teacher.score, scores.get(teacher.task, teacher.score))
     return scores
 
 
 def target_table(args: argparse.Namespace, loaded: Loaded) -> int:
     """``table``: the best score at each target, printed and written as md and csv."""
-    from analysis.targets import check_tolerance, parse_targets
+    from analysis.target_table import check_tolerance, parse_targets
 
     df = loaded.df
     tolerance = check_tolerance(args.tolerance)
@@ -264,7 +313,12 @@ def target_table(args: argparse.Namespace, loaded: Loaded) -> int:
     teachers = recorded_baselines(loaded)[1]  # CAP sweeps have no dense rows: their teacher
     table = targets_table(df, targets, tolerance, group=args.group,
                           teacher_scores=_teacher_scores(teachers))
+    table = with_recorded_dense(table, teachers)
+    confirmed = confirmations(loaded)
+    table = with_confirmed(table, confirmed)
     text = table_markdown(table, tolerance, args.group)
+    if table["confirmed_seeds"].fillna(0).gt(0).any():
+        text += confirmed_target_markdown(table)
     print(text, end="")
     written = report.write_files(out, {"targets.md": text.encode(),
                                        "targets.csv": report.csv_bytes(table)})
@@ -340,3 +394,50 @@ def read_note(df: Any) -> str:
         return f"read {len(df):,} result rows"
     return (f"read {len(df):,} result rows from {read:,} of {total:,} files (finished "
             "trials' consolidated files; --all-files reads every file)")
+
+
+#: What ``analysis table`` adds per target from the confirmation of the trial it shows.
+CONFIRMED_TARGET_COLUMNS = ("confirmed_mean", "confirmed_ci95", "confirmed_seeds",
+                            "confirmed_eval_examples")
+
+
+def with_confirmed(table: Any, confirmed: Any) -> Any:
+    """The target table with the confirmed mean, 95% interval, seed count and evaluated rows
+    of the trial each row shows (empty where that trial was not confirmed)."""
+    from analysis.confirmed import by_trial
+
+    found = by_trial(confirmed) if len(confirmed) else {}
+    pick = {"confirmed_mean": "score_mean", "confirmed_ci95": "score_ci95",
+            "confirmed_seeds": "seeds", "confirmed_eval_examples": "eval_examples"}
+    table = table.copy()
+    for column, source in pick.items():
+        table[column] = [found[str(t)][source] if str(t) in found else None
+                         for t in table["trial_id"]]
+    return table
+
+
+def with_recorded_dense(table: Any, references: Sequence[Any]) -> Any:
+    """``dense_score`` filled from the dense fine-tune an SMP sweep recorded, where no dense
+    trial was read (the recorded reference is the same model, task and profile)."""
+    dense = {r.task: r.score for r in references if r.kind == "dense"}
+    if not dense or "dense_score" not in table:
+        return table
+    table = table.copy()
+    table["dense_score"] = [d if d is not None and d == d else dense.get(str(task))
+                            for d, task in zip(table["dense_score"], table["task"])]
+    return table
+
+
+def confirmed_target_markdown(table: Any) -> str:
+    """The confirmed figures per target, as a second table under the target table."""
+    rows = table[table["confirmed_seeds"].fillna(0).astype(float) > 0]
+    shown = rows.assign(
+        confirmed=[f"{m:.4f} +- {c:.4f}" if c == c else f"{m:.4f} (one seed)"
+                   for m, c in zip(rows["confirmed_mean"], rows["confirmed_ci95"])],
+        seeds=rows["confirmed_seeds"].astype(int),
+        eval_rows=rows["confirmed_eval_examples"])
+    columns = ["task", "group", "target", "trial_id", "best_score", "confirmed", "seeds",
+               "eval_rows"]
+    return ("\nConfirmed (mean +- 95% t-interval over new seeds of the trial shown; quote "
+            "this, with its seeds and evaluated rows):\n\n"
+            + report.markdown_table(shown[columns]) + "\n")

@@ -4,22 +4,18 @@ The folder holds ``config.json``, ``model.safetensors``, the tokenizer files and
 ``README.md`` model card (method, task, sparsity, score, hyper-parameters), so that
 ``AutoModelForSequenceClassification.from_pretrained(DIR)`` loads it anywhere.
 
-Where the model comes from (files are copied; nothing here imports torch):
+Where the model comes from (files are copied and described; nothing here imports torch):
 
 - the final row's ``checkpoint_path`` (schema v2), else the newest ``checkpoint_NNNNNN``
   folder of the trial's Ray Tune folder (``EXP/<trainable>_<trial_id>/``);
-- in that checkpoint, ``pruned_model/`` when it is there (CAP bakes its pruned model into a
-  stock BERT); else the checkpoint's ``model.safetensors`` (dense and SMP trials: a
-  ``BertForSequenceClassification`` state, SMP's with its pruned heads removed), completed
-  with ``config.json`` and the tokenizer of the trial's model, which a subprocess with the
-  project's trainables writes (:data:`_BASE_SCRIPT`: the tiny test model exists only in
-  code). SMP removed its pruned heads physically and transformers 5 no longer rebuilds
-  pruned heads from a config (``prune_heads`` is gone), so the removed heads' Q/K/V rows
-  and output columns are put back as zeros (numpy, :func:`restore_pruned_heads`): such a
-  head adds exactly nothing, so the stock model computes what the pruned one did.
+- in that checkpoint, the stock Hugging Face folder every method writes into its final
+  checkpoint (:data:`facts.checkpoints.EXPORT_DIR`; dense: the model as trained, SMP: its
+  removed heads back as zeros, CAP: its masks baked into a plain BERT). A checkpoint of an
+  older version without that folder is refused with the command that makes one.
 
-``--sparse`` hands the exported folder to ``python -m trainables.sparse convert`` (in a
-subprocess; the analysis imports no sibling package) and writes its sparse form instead.
+``--sparse`` hands the exported folder to the trainables' command line
+(``python -m trainables.sparse convert``, in a subprocess: the analysis imports no sibling
+package but the stdlib-only ``facts``) and writes its sparse form instead.
 
 Example:
     $ python -m analysis export experiments/cap_soft_qqp --knee --out models/cap_knee
@@ -31,6 +27,7 @@ import fnmatch
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,32 +38,10 @@ from typing import Any
 
 from analysis import schema
 from analysis.errors import AnalysisError
+from facts.checkpoints import EXPORT_DIR
 
-PRUNED_DIR = "pruned_model"  # trainables.cap.training.PRUNED_DIR
-MODEL_FILE = "model.safetensors"
-HEAD_MASK_FILE = "head_mask.json"  # trainables.smp.trainable.MASK_FILE: True = head kept
 CARD = "README.md"
 _CHECKPOINT = re.compile(r"^checkpoint_(\d+)$")
-_NUM_LABELS = {"stsb": 1, "mnli": 3}  # every other GLUE/toy task is binary
-
-#: Writes ``config.json`` and the tokenizer of model NAME (argv) for NUM_LABELS into OUT,
-#: run in a subprocess with the project's trainables (the tiny model lives only in code).
-_BASE_SCRIPT = """
-import sys
-from trainables import toy
-from trainables.models import load_tokenizer, resolve_model, tiny_config
-name, num_labels, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-source = resolve_model(name)
-if source.kind == "tiny":
-    config = tiny_config(num_labels, len(toy.tiny_vocabulary()))
-else:
-    from transformers import AutoConfig
-    config = AutoConfig.from_pretrained(source.location, num_labels=num_labels)
-config.problem_type = "regression" if num_labels == 1 else "single_label_classification"
-config.save_pretrained(out)
-load_tokenizer(name).save_pretrained(out)
-"""
-
 
 def select_trial(df: Any, trial: str | None = None, knee: bool = False,
                  target: float | None = None, include_collapsed: bool = False) -> Any:
@@ -89,8 +64,7 @@ def select_trial(df: Any, trial: str | None = None, knee: bool = False,
     from analysis.fronts import pareto_fronts
 
     rows = decisive_rows(df)
-    done = rows[(rows[schema.STATUS] == schema.STATUS_COMPLETED)
-                & rows[schema.IS_FINAL].fillna(False).astype(bool)]
+    done = schema.completed_final_rows(rows)
     if trial is not None:
         ids = [str(t) for t in rows[schema.TRIAL_ID]]
         hits = [t for t in ids if t == trial] or [t for t in ids if t.startswith(trial)]
@@ -288,33 +262,41 @@ def model_card(row: Mapping[str, Any], info: Mapping[str, Any], source: Path) ->
 
 
 def build_folder(checkpoint: Path, row: Mapping[str, Any], out: Path) -> str:
-    """Fill ``out`` (an empty folder) with the stock model files; return how (in words)."""
-    baked = checkpoint / PRUNED_DIR
-    if (baked / "config.json").is_file():
-        _copy_model_files(baked, out, checkpoint)
-        return f"copied {baked}"
+    """Fill ``out`` (an empty folder) with the checkpoint's stock model files; return how.
+
+    Raises:
+        AnalysisError: the checkpoint has no stock folder (written before every method
+            wrote one); the message says how to get one.
+    """
+    stock = checkpoint / EXPORT_DIR
+    if (stock / "config.json").is_file():
+        _copy_model_files(stock, out, checkpoint)
+        return f"copied {stock}"
     if (checkpoint / "config.json").is_file():  # a checkpoint that is already stock
         _copy_model_files(checkpoint, out, checkpoint)
         return f"copied {checkpoint}"
-    weights = checkpoint / MODEL_FILE
-    if not weights.is_file():
-        raise AnalysisError(f"{checkpoint} holds neither {PRUNED_DIR}/ nor {MODEL_FILE}: "
-                            "not a model checkpoint")
-    _check_own_file(weights, checkpoint)
-    model, task = str(row.get(schema.MODEL)), str(row.get(schema.TASK))
-    num_labels = _NUM_LABELS.get(re.sub(r"[^a-z0-9]", "", task.lower()), 2)
-    _write_base_files(model, num_labels, out)
-    mask = checkpoint / HEAD_MASK_FILE
-    if mask.is_file():
-        _check_own_file(mask, checkpoint)
-        config = json.loads((out / "config.json").read_text())
-        restore_pruned_heads(weights, out / MODEL_FILE, json.loads(mask.read_text()),
-                             int(config["num_attention_heads"]),
-                             int(config["hidden_size"]) // int(config["num_attention_heads"]))
-        return (f"{weights} with the heads pruned per {mask} restored as zeros, config and "
-                f"tokenizer of {model}")
-    shutil.copy2(weights, out / MODEL_FILE)
-    return f"{weights} with the config and tokenizer of {model}"
+    raise AnalysisError(
+        f"{checkpoint} holds no {EXPORT_DIR}/ folder: it was written before every method "
+        f"saved its exportable model into the final checkpoint (dense and SMP trials of "
+        f"earlier versions). To get one, run the trial again with this version, its "
+        f"hyper-parameters pinned: {rerun_command(row)} (a sweep still running: "
+        f"`python -m orchestrator resume {row.get(schema.EXPERIMENT)}`; trials that finish "
+        "after that carry the folder)")
+
+
+def rerun_command(row: Mapping[str, Any]) -> str:
+    """The ``launch`` command that runs ``row``'s trial again: its space, profile and seed,
+    each searched hyper-parameter pinned with ``--set``."""
+    params = sorted((str(k)[len(schema.PARAM_PREFIX):], v) for k, v in row.items()
+                    if str(k).startswith(schema.PARAM_PREFIX) and v is not None and v == v)
+    words = ["python", "-m", "orchestrator", "launch", "--space", str(row.get(schema.SPACE)),
+             "--profile", str(row.get(schema.PROFILE)), "--num-samples", "1"]
+    seed = row.get(schema.SEED)
+    if schema.SEED not in dict(params) and seed is not None and seed == seed:
+        params.append((schema.SEED, int(seed)))
+    for name, value in params:
+        words += ["--set", f"{name}={value}"]
+    return "`" + shlex.join(words) + "`"
 
 
 def check_weights(folder: Path, source: Path) -> None:
@@ -343,64 +325,6 @@ def check_weights(folder: Path, source: Path) -> None:
             raise AnalysisError(f"{path.name} from {source} is "
                                 f"{'truncated' if size < expected else 'damaged'}: {size} "
                                 f"bytes, its header describes {expected}; nothing exported")
-
-
-def _write_base_files(model: str, num_labels: int, out: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", _BASE_SCRIPT, model, str(num_labels),
-                             str(out)], capture_output=True, text=True, env=_child_env())
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise AnalysisError(f"cannot write the config and tokenizer of model {model!r} "
-                            f"(needs the project's trainables and transformers): {last}")
-
-
-_ATTENTION_KEY = re.compile(
-    r"encoder\.layer\.(?P<layer>\d+)\.attention\."
-    r"(?:self\.(?:query|key|value)\.(?P<qkv>weight|bias)|output\.dense\.(?P<out>weight))$")
-
-
-def restore_pruned_heads(src: Path, dst: Path, keep_mask: list[list[bool]], heads: int,
-                         head_size: int) -> None:
-    """Write ``src``'s weights to ``dst`` with every removed head back, as zeros.
-
-    ``keep_mask[layer][head]`` is True for a kept head (SMP's ``head_mask.json``). A head
-    with zero query, key and value rows and zero output columns contributes nothing, so
-    the padded dense-shaped model gives the pruned model's outputs.
-
-    Raises:
-        AnalysisError: the weights do not have the shapes the mask says.
-    """
-    import numpy as np
-    from safetensors.numpy import load_file
-    from safetensors.numpy import save_file
-
-    try:
-        tensors = load_file(str(src))
-    except (TypeError, ValueError) as exc:  # e.g. bfloat16, which numpy lacks
-        raise AnalysisError(f"cannot read {src} without torch: {exc}") from exc
-    full = heads * head_size
-    for name, value in list(tensors.items()):
-        match = _ATTENTION_KEY.search(name)
-        if not match:
-            continue
-        keep = keep_mask[int(match["layer"])]
-        rows = np.concatenate([np.arange(h * head_size, (h + 1) * head_size)
-                               for h in range(heads) if keep[h]] or [np.arange(0)])
-        axis = 1 if match["out"] else 0
-        if value.shape[axis] == full:
-            continue  # this layer kept every head
-        if value.shape[axis] != len(rows):
-            raise AnalysisError(f"{src}: {name} has shape {list(value.shape)}, but the head "
-                                f"mask keeps {len(rows) // head_size} heads")
-        shape = list(value.shape)
-        shape[axis] = full
-        padded = np.zeros(shape, dtype=value.dtype)
-        if axis == 0:
-            padded[rows] = value
-        else:
-            padded[:, rows] = value
-        tensors[name] = padded
-    save_file(tensors, str(dst), metadata={"format": "pt"})
 
 
 def _child_env() -> dict[str, str]:

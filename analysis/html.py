@@ -36,6 +36,7 @@ from analysis.report import front_table
 from analysis.report import reference_lines
 from analysis.report import summary_table
 from analysis.summary import Summary
+from analysis.summary import report_tasks
 
 W, H = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 64, 150, 28, 48
@@ -74,7 +75,7 @@ def pareto_html(fronts: Fronts, summary: Summary, sources: Sequence[str],
                 notes: Sequence[str] = (), pinned: str = "") -> str:
     """The whole report page as one string (``notes``: the command's notes, ``pinned``: the
     values pinned with ``--set``, shown under the title)."""
-    tasks = sorted(fronts.points[schema.TASK].unique())
+    tasks = report_tasks(fronts)  # a task whose trials all collapsed keeps its references
     colors = group_colors(fronts.points[GROUP])
     svgs = [task_svg(fronts, task, colors, summary.baselines) for task in tasks] \
         or ["<p>(no completed trials)</p>"]
@@ -154,12 +155,16 @@ def task_svg(fronts: Fronts, task: str, colors: dict[str, str],
     base = fronts.baseline[y].get(task, np.nan) if y in fronts.baseline else np.nan
     if not lines and pd.notna(base):
         lines = [(float(base), "dense", "dense baseline")]
-    ys = [*points[y], *(v for v, _, _ in lines)]
-    xs = [*points[x], *target_values(points, x)]
+    # no points (every trial collapsed): the references alone, over the unit range
+    ys = [*points[y], *(v for v, _, _ in lines)] or [0.0, 1.0]
+    xs = [*points[x], *target_values(points, x)] or [0.0, 1.0]
     sx, sy = _Scale(xs, (LEFT, W - RIGHT)), _Scale(ys, (H - BOTTOM, TOP))
     parts = [f'<svg class="pareto" data-task="{escape(str(task))}" width="{W}" height="{H}" '
              f'viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg">',
              *_axes(sx, sy, x, y, str(task))]
+    if points.empty:  # every trial failed or collapsed: the references alone, said so
+        parts.append(f'<text x="{(LEFT + W - RIGHT) / 2}" y="{(TOP + H - BOTTOM) / 2}" '
+                     'text-anchor="middle" fill="#777">no completed trials on this front</text>')
     groups = list(points.groupby(GROUP, sort=True))
     all_front = len(groups) > 1 and len(fronts.objectives) == 2
     if all_front:

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from typing import NamedTuple
@@ -26,22 +25,15 @@ import numpy as np
 from analysis import schema
 from analysis.errors import AnalysisError
 from analysis.pareto import nondominated
+from facts.tasks import TASK_FACTS
+from facts.tasks import facts_of
 
-#: The score of a uniform random guess, per task; 0 for MCC and correlations. Not the
-#: hypervolume reference any more (that is the majority-class score, which is higher on
-#: skewed tasks and lower where F1 counts: QQP 0.32, MRPC 0.75); kept for callers.
-CHANCE_LEVELS: dict[str, float] = {
-    "cola": 0.0,
-    "sst2": 0.5,
-    "mrpc": 0.5,
-    "qqp": 0.5,
-    "stsb": 0.0,
-    "mnli": 1 / 3,
-    "qnli": 0.5,
-    "rte": 0.5,
-    "toy_single": 0.5,
-    "toy_pair": 0.5,
-}
+#: The score of a uniform random guess, per task; 0 for MCC and correlations (the rule is
+#: :attr:`facts.tasks.TaskFacts.chance_score`). Not the hypervolume reference any more (that
+#: is the majority-class score, which is higher on skewed tasks and lower where F1 counts:
+#: QQP 0.32, MRPC 0.75); kept for callers.
+CHANCE_LEVELS: dict[str, float] = {name: facts.chance_score
+                                   for name, facts in TASK_FACTS.items()}
 SPARSITY_COLUMNS = (schema.WEIGHT_SPARSITY, schema.HEAD_SPARSITY)
 
 
@@ -52,10 +44,6 @@ class Reference(NamedTuple):
     notes: tuple[str, ...]
 
 
-def _task_key(task: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", task.lower())
-
-
 def chance_level(task: Any) -> float | None:
     """The chance-level score of ``task`` (case and punctuation ignored), or None.
 
@@ -63,10 +51,8 @@ def chance_level(task: Any) -> float | None:
         >>> chance_level("SST-2"), chance_level("mnli"), chance_level("wnli")
         (0.5, 0.3333333333333333, None)
     """
-    if not isinstance(task, str):
-        return None
-    table = {_task_key(name): level for name, level in CHANCE_LEVELS.items()}
-    return table.get(_task_key(task))
+    facts = facts_of(task)
+    return None if facts is None else facts.chance_score
 
 
 def reference_point(

@@ -66,16 +66,22 @@ BASELINE_STYLES = {"dense": ("#444444", "--"), "teacher": ("#8c564b", "-."),
                    "majority": ("#999999", ":")}
 
 
-def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
+def pareto_png(fronts: Fronts, baselines: Sequence[Any] = (),
+               confirmed: pd.DataFrame | None = None) -> bytes:
     """One panel per task: every group's front as a step line, dominated trials faded,
     the front across all groups as a wide grey band (where a task has several groups),
     the reference scores (dense, teacher, majority class) as horizontal lines, the sparsity
     targets (``target_sparsity``) as vertical ones, each knee marked, every score with its
     +- 1 standard error bar (``score_se``) and collapsed trials, when kept, as rings.
-    ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is ``score``;
-    otherwise the dense baseline of y is drawn."""
+    ``baselines``: :class:`analysis.baselines.Baseline` items, drawn when y is ``score``
+    (a measured one with a +- se band); otherwise the dense baseline of y is drawn.
+    ``confirmed``: :func:`analysis.confirmed.confirmed_table` rows, drawn as diamonds at the
+    mean over their seeds with the 95% interval, beside the single-seed search points.
+    A task whose trials all collapsed keeps its panel and its reference lines."""
+    from analysis.summary import report_tasks
+
     x, y = list(fronts.objectives)[:2]
-    tasks = sorted(fronts.points[schema.TASK].unique()) or ["(no completed trials)"]
+    tasks = report_tasks(fronts) or ["(no completed trials)"]
     colors = group_colors(fronts.points[GROUP])
     fig, axes = _figure(len(tasks))
     for ax, task in zip(axes, tasks):
@@ -88,13 +94,18 @@ def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
                     label="front of all groups")
         for i, (group, rows) in enumerate(groups):
             _draw_group(ax, rows, str(group), colors[str(group)], fronts, x, y, first=i == 0)
-        lines = [(b.score, b.kind, f"{b.label} {b.score:.3g}") for b in baselines
-                 if b.task == str(task)] if y == schema.SCORE else []
+        lines = [(b.score, b.kind, _baseline_label(b), getattr(b, "se", None))
+                 for b in baselines if b.task == str(task)] if y == schema.SCORE else []
         if not lines and task in fronts.baseline.index and pd.notna(fronts.baseline.loc[task, y]):
-            lines = [(fronts.baseline.loc[task, y], "dense", "dense baseline")]
-        for value, kind, label in lines:
+            lines = [(fronts.baseline.loc[task, y], "dense", "dense baseline", None)]
+        for value, kind, label, se in lines:
             color, style = BASELINE_STYLES.get(kind, ("0.3", "--"))
             ax.axhline(value, color=color, linestyle=style, linewidth=1.2, label=label)
+            if se is not None and se == se and se > 0:  # the reference's own noise
+                ax.axhspan(value - se, value + se, color=color, alpha=0.12, linewidth=0)
+        if confirmed is not None and len(confirmed):
+            _draw_confirmed(ax, confirmed[confirmed["task"].astype(str) == str(task)], x, y,
+                            colors)
         targets = (sorted(set(points[schema.TARGET_SPARSITY].dropna()))
                    if x == schema.WEIGHT_SPARSITY and schema.TARGET_SPARSITY in points else [])
         for i, target in enumerate(targets):
@@ -102,9 +113,36 @@ def pareto_png(fronts: Fronts, baselines: Sequence[Any] = ()) -> bytes:
                        label="sparsity target" if i == 0 else "_nolegend_")
         ax.set(title=str(task), xlabel=x, ylabel=y)
         ax.grid(alpha=0.3)
-        if len(points):
+        if len(points) or lines:
             ax.legend(fontsize="small")
     return _png(fig)
+
+
+def _baseline_label(base: Any) -> str:
+    se = getattr(base, "se", None)
+    noise = f" +- {se:.2g}" if se is not None and se == se else ""
+    return f"{base.label} {base.score:.3g}{noise}"
+
+
+#: The confirmed table's column for each objective it can place a point on.
+_CONFIRMED_AXES = {schema.SCORE: ("score_mean", "score_ci95"),
+                   schema.WEIGHT_SPARSITY: ("weight_sparsity_mean", None)}
+
+
+def _draw_confirmed(ax: Any, rows: pd.DataFrame, x: str, y: str,
+                    colors: dict[str, str]) -> None:
+    """Confirmed trials: the mean over their seeds, with the 95% interval on the score."""
+    if x not in _CONFIRMED_AXES or y not in _CONFIRMED_AXES or rows.empty:
+        return
+    (xm, xci), (ym, yci) = _CONFIRMED_AXES[x], _CONFIRMED_AXES[y]
+    rows = rows[rows[xm].notna() & rows[ym].notna()]
+    for i, (method, part) in enumerate(rows.groupby("method", dropna=False, sort=True)):
+        color = colors.get(str(method), "black")
+        ax.errorbar(part[xm], part[ym], yerr=part[yci].fillna(0) if yci else None,
+                    xerr=part[xci].fillna(0) if xci else None, fmt="D", markersize=6,
+                    markerfacecolor="white", markeredgecolor=color, ecolor=color,
+                    elinewidth=1.4, capsize=4, zorder=5,
+                    label="confirmed: mean +- 95% CI over seeds" if i == 0 else "_nolegend_")
 
 
 def _draw_group(ax: Any, rows: pd.DataFrame, group: str, color: str, fronts: Fronts,

@@ -93,15 +93,21 @@ def baseline_lines(fronts: Fronts, summary: Summary | None = None) -> list[str]:
         for task, row in fronts.baseline.iterrows()
     ]
     for base in (summary.baselines if summary is not None else ()):
-        lines.append(f"{base.label} score ({base.task}): {base.score:.4g}  ({base.source})")
+        se = getattr(base, "se", None)
+        noise = f" +- {se:.2g}" if se is not None and se == se else ""
+        lines.append(f"{base.label} score ({base.task}): {base.score:.4g}{noise}  "
+                     f"({base.source})")
     return lines
 
 
 def baseline_table(summary: Summary) -> pd.DataFrame:
-    """The reference scores as a table: task, baseline, score, source."""
+    """The reference scores as a table: task, baseline, score, its standard error where it
+    was measured (the dense fine-tune), source."""
     return pd.DataFrame([{schema.TASK: b.task, "baseline": b.label, schema.SCORE: b.score,
-                          "source": b.source} for b in summary.baselines],
-                        columns=[schema.TASK, "baseline", schema.SCORE, "source"])
+                          schema.SCORE_SE: getattr(b, "se", None), "source": b.source}
+                         for b in summary.baselines],
+                        columns=[schema.TASK, "baseline", schema.SCORE, schema.SCORE_SE,
+                                 "source"])
 
 
 def notes_lines(notes: Sequence[str]) -> list[str]:

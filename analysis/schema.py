@@ -2,214 +2,58 @@
 the one contract between the orchestrator and the analysis.
 
 One row per evaluation a trial reports; the last row of a finished trial has
-``is_final = True``. The orchestrator's writer imports the names from here; the analysis
-package reads nothing else. Only pandas and pyarrow are imported.
+``is_final = True``. The column names and their types in words are :mod:`facts.columns`'
+(re-exported here); this module adds the Arrow types, the version, and building and
+checking a table. The orchestrator's writer builds its tables here; the analysis package
+reads nothing else. Only pyarrow (and the stdlib-only ``facts``) are imported.
 
 Example:
     >>> from analysis import schema
-    >>> from analysis import io
-    >>> df = io.read_results("experiments/cap_soft_qqp-demo")       # doctest: +SKIP
+    >>> from analysis.io import read_results
+    >>> df = read_results("experiments/cap_soft_qqp-demo")       # doctest: +SKIP
     >>> df[df[schema.IS_FINAL]][[schema.SCORE, schema.WEIGHT_SPARSITY]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
 import pyarrow as pa
 
-if TYPE_CHECKING:  # pandas is imported where a frame is built, not at import time
+if TYPE_CHECKING:  # the frame helpers take pandas frames; pandas is not imported here
     import pandas as pd
+
+# The names are facts.columns' (the one owner of every column and report key), re-exported
+# here so that readers of the results keep writing ``schema.SCORE``.
+from facts.columns import (  # noqa: F401
+    ACCURACY, CHECKPOINT_PATH, COLLAPSED, COLUMN_TYPES, DENSE_LATENCY_MS, DEVICE, ELAPSED_S,
+    EPOCH, ERROR, EVAL_EXAMPLES, EVAL_LABEL_COUNTS, EVAL_LOSS, EXAMPLES_PER_S, EXPERIMENT, F1,
+    HEAD_SPARSITY, IS_FINAL, ITERATION, LATENCY_MS, MAJORITY_SCORE, MCC, METHOD, METHODS,
+    METRIC_COLUMNS, MNLI_MM_ACCURACY, MODEL, NODE, PARAM_PREFIX, PARAMS_REMAINING,
+    PARAMS_TOTAL, PEARSON, PREDICTED_SPARSITY, PROFILE, REQUIRED, SCHEMA_VERSION_COL, SCORE,
+    SCORE_SE, SEED, SPACE, SPEARMAN, SPEEDUP, STATUS, STATUS_COMPLETED, STATUS_DIVERGED,
+    STATUS_FAILED, STATUS_PRUNED, STATUS_RUNNING, STATUSES, STEP, TARGET_SPARSITY, TASK,
+    TRAIN_TIME_S, TRIAL_ID, WEIGHT_SPARSITY, param_column,
+)
 
 #: 2 added target_sparsity, predicted_sparsity, speedup and checkpoint_path; 3 added the
 #: evidence columns (eval_examples, eval_label_counts, majority_score, score_se, collapsed).
 #: Files of older versions are read with the newer columns as nulls.
 SCHEMA_VERSION = 3
 
-# identity
-EXPERIMENT = "experiment"
-SPACE = "space"
-METHOD = "method"
-TASK = "task"
-MODEL = "model"
-PROFILE = "profile"
-TRIAL_ID = "trial_id"
-STATUS = "status"
-SEED = "seed"
-# progress
-ITERATION = "iteration"
-STEP = "step"
-EPOCH = "epoch"
-ELAPSED_S = "elapsed_s"
-IS_FINAL = "is_final"
-# quality
-SCORE = "score"
-ACCURACY = "accuracy"
-F1 = "f1"
-MCC = "mcc"
-PEARSON = "pearson"
-SPEARMAN = "spearman"
-MNLI_MM_ACCURACY = "mnli_mm_accuracy"
-EVAL_LOSS = "eval_loss"
-# evidence (version 3): what the score rests on, measured on the rows it was computed from
-# (trainables.score_evidence says how)
-EVAL_EXAMPLES = "eval_examples"  # rows of the evaluation split the score rests on
-EVAL_LABEL_COUNTS = "eval_label_counts"  # their gold labels counted, JSON; null for regression
-MAJORITY_SCORE = "majority_score"  # always answering their most frequent label, task metric
-SCORE_SE = "score_se"  # standard error of score: binomial for accuracy, else a bootstrap
-COLLAPSED = "collapsed"  # score within 2 se of majority_score: a constant predictor
-# sparsity
-WEIGHT_SPARSITY = "weight_sparsity"
-HEAD_SPARSITY = "head_sparsity"
-PARAMS_TOTAL = "params_total"
-PARAMS_REMAINING = "params_remaining"
-# cost
-TRAIN_TIME_S = "train_time_s"
-EXAMPLES_PER_S = "examples_per_s"
-DEVICE = "device"
-LATENCY_MS = "latency_ms"
-DENSE_LATENCY_MS = "dense_latency_ms"
-NODE = "node"  # the Ray node that ran the evaluation
-SPEEDUP = "speedup"  # dense_latency_ms / latency_ms, measured the same way
-# targets (version 2)
-TARGET_SPARSITY = "target_sparsity"  # the weight_sparsity the trial was aimed at; null without --targets
-PREDICTED_SPARSITY = "predicted_sparsity"  # what the calibration model predicted for the trial
-# artefacts (version 2)
-CHECKPOINT_PATH = "checkpoint_path"  # the final row's checkpoint (the exportable model)
-# bookkeeping
-SCHEMA_VERSION_COL = "schema_version"
-ERROR = "error"
-
-PARAM_PREFIX = "param_"
-
-# Trial states as written in the `status` column.
-STATUS_RUNNING = "running"  # an intermediate evaluation
-STATUS_COMPLETED = "completed"  # the final row of a trial that finished normally
-STATUS_FAILED = "failed"  # the trial raised (after its retries); `error` says why
-STATUS_DIVERGED = "diverged"  # the loss became NaN/inf; the trial was stopped
-STATUS_PRUNED = "pruned"  # stopped early by the multi-objective scheduler
-STATUSES = (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED, STATUS_DIVERGED, STATUS_PRUNED)
-
-METHODS = ("dense", "smp", "cap-m", "cap-soft", "movement", "soft-movement")
-
-_STR = pa.string()
-_F64 = pa.float64()
-_I64 = pa.int64()
-
-#: Every fixed column with its Arrow type. ``param_<name>`` columns come on top.
-COLUMNS: dict[str, pa.DataType] = {
-    EXPERIMENT: _STR,
-    SPACE: _STR,
-    METHOD: _STR,
-    TASK: _STR,
-    MODEL: _STR,
-    PROFILE: _STR,
-    TRIAL_ID: _STR,
-    STATUS: _STR,
-    SEED: _I64,
-    ITERATION: _I64,
-    STEP: _I64,
-    EPOCH: _F64,
-    ELAPSED_S: _F64,
-    IS_FINAL: pa.bool_(),
-    SCORE: _F64,
-    ACCURACY: _F64,
-    F1: _F64,
-    MCC: _F64,
-    PEARSON: _F64,
-    SPEARMAN: _F64,
-    MNLI_MM_ACCURACY: _F64,
-    EVAL_LOSS: _F64,
-    EVAL_EXAMPLES: _I64,
-    EVAL_LABEL_COUNTS: _STR,
-    MAJORITY_SCORE: _F64,
-    SCORE_SE: _F64,
-    COLLAPSED: pa.bool_(),
-    WEIGHT_SPARSITY: _F64,
-    HEAD_SPARSITY: _F64,
-    PARAMS_TOTAL: _I64,
-    PARAMS_REMAINING: _I64,
-    TRAIN_TIME_S: _F64,
-    EXAMPLES_PER_S: _F64,
-    DEVICE: _STR,
-    LATENCY_MS: _F64,
-    DENSE_LATENCY_MS: _F64,
-    NODE: _STR,
-    SPEEDUP: _F64,
-    TARGET_SPARSITY: _F64,
-    PREDICTED_SPARSITY: _F64,
-    CHECKPOINT_PATH: _STR,
-    SCHEMA_VERSION_COL: pa.int32(),
-    ERROR: _STR,
-}
-
-#: Columns every valid result file must carry.
-REQUIRED: tuple[str, ...] = (
-    EXPERIMENT,
-    SPACE,
-    METHOD,
-    TASK,
-    MODEL,
-    PROFILE,
-    TRIAL_ID,
-    STATUS,
-    SEED,
-    ITERATION,
-    STEP,
-    EPOCH,
-    ELAPSED_S,
-    IS_FINAL,
-    SCORE,
-    WEIGHT_SPARSITY,
-    HEAD_SPARSITY,
-    SCHEMA_VERSION_COL,
-)
-
-#: Metrics a trainable reports (the rest of the row is filled in by the orchestrator).
-METRIC_COLUMNS: tuple[str, ...] = (
-    STEP,
-    EPOCH,
-    ELAPSED_S,
-    IS_FINAL,
-    SCORE,
-    ACCURACY,
-    F1,
-    MCC,
-    PEARSON,
-    SPEARMAN,
-    MNLI_MM_ACCURACY,
-    EVAL_LOSS,
-    EVAL_EXAMPLES,
-    EVAL_LABEL_COUNTS,
-    MAJORITY_SCORE,
-    SCORE_SE,
-    COLLAPSED,
-    WEIGHT_SPARSITY,
-    HEAD_SPARSITY,
-    PARAMS_TOTAL,
-    PARAMS_REMAINING,
-    TRAIN_TIME_S,
-    EXAMPLES_PER_S,
-    DEVICE,
-    LATENCY_MS,
-    DENSE_LATENCY_MS,
-    NODE,
-    SPEEDUP,
-    CHECKPOINT_PATH,
-)
+#: Every fixed column with its Arrow type (names and types in words: facts.columns).
+_ARROW = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(),
+          "int32": pa.int32(), "bool": pa.bool_()}
+COLUMNS: dict[str, pa.DataType] = {name: _ARROW[kind] for name, kind in COLUMN_TYPES.items()}
+_STR, _F64, _I64 = _ARROW["string"], _ARROW["float64"], _ARROW["int64"]
 
 
 class SchemaError(ValueError):
     """A result table does not follow this schema."""
-
-
-def param_column(name: str) -> str:
-    """The column that holds the searched hyper-parameter ``name``."""
-    return f"{PARAM_PREFIX}{name}"
 
 
 def arrow_schema(param_types: Mapping[str, pa.DataType] | None = None) -> pa.Schema:
@@ -261,6 +105,31 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
+def plain_value(value: Any, *, whole_floats_as_int: bool = False) -> Any:
+    """A cell of a result frame as a plain Python value: numpy scalars unwrapped, NaN as
+    None; with ``whole_floats_as_int``, 3.0 as 3 (a setting compared across sweeps)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if whole_floats_as_int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def final_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``is_final`` set (a null counts as not final); an empty frame as is."""
+    return df[df[IS_FINAL].fillna(False).astype(bool)] if len(df) else df
+
+
+def completed_final_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The final rows of the trials that completed: one per finished trial, the model a
+    trial ends with (a pruned, failed or diverged trial's terminal row is final too, but
+    not completed). An empty frame is returned as is."""
+    final = final_rows(df)
+    return final[final[STATUS] == STATUS_COMPLETED] if len(final) else final
+
+
 def validate_columns(columns: Iterable[str], source: str = "table") -> None:
     """Raise :class:`SchemaError` naming every required column that is missing."""
     present = set(columns)
@@ -277,13 +146,3 @@ def validate_version(versions: Iterable[int], source: str = "table") -> None:
             f"{source} was written with schema_version {newer[-1]}, but this reader knows "
             f"versions up to {SCHEMA_VERSION}; upgrade the analysis package"
         )
-
-
-def read_results(experiment_dir: str | Path, *, strict: bool = False) -> pd.DataFrame:
-    """Every result row of an experiment, or an empty frame with the fixed columns.
-
-    :func:`analysis.io.read_results` (the one reader) under its older name.
-    """
-    from analysis.io import read_results
-
-    return read_results(experiment_dir, strict=strict)

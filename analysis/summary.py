@@ -145,7 +145,9 @@ def task_baselines(
 ) -> tuple[Baseline, ...]:
     """Per task with completed trials: the majority-class, teacher and dense scores."""
     out: list[Baseline] = []
-    for task in sorted(map(str, fronts.points[schema.TASK].unique())):
+    # Every task with a decisive trial, not only those with points: a sweep whose trials all
+    # collapsed has an empty front, and its references are then what the reader needs most.
+    for task in report_tasks(fronts):
         base = recorded_majority(task, (majority or {}).get(task))
         if base is not None:
             out.append(base._replace(task=task))
@@ -156,3 +158,11 @@ def task_baselines(
                 out.append(Baseline(task, DENSE, float(dense),
                                     "best completed dense trial of the experiments given"))
     return tuple(out)
+
+
+def report_tasks(fronts: Fronts) -> list[str]:
+    """The tasks a report draws a panel for: those with points or any counted trial."""
+    tasks = set(map(str, fronts.points[schema.TASK].dropna().unique()))
+    if schema.TASK in fronts.counts.index.names:
+        tasks |= set(map(str, fronts.counts.index.get_level_values(schema.TASK).dropna()))
+    return sorted(tasks)

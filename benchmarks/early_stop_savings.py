@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 def sweep(storage: Path, name: str, args: argparse.Namespace, early_stop: bool) -> dict:
     from analysis import schema as S
+    from analysis.io import read_results
     from orchestrator.cli import build_parser
     from orchestrator.launch import launch
     from orchestrator.status import front_so_far
@@ -39,7 +40,7 @@ def sweep(storage: Path, name: str, args: argparse.Namespace, early_stop: bool) 
     if launch(build_parser().parse_args(argv)) != 0:
         raise SystemExit(f"sweep {name} failed")
     wall = time.perf_counter() - start
-    df = S.read_results(storage / name, strict=True)
+    df = read_results(storage / name, strict=True)
     final = df[df[S.IS_FINAL]]
     import search_spaces
 

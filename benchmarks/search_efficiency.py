@@ -91,7 +91,7 @@ def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: 
         constraints: ``(metric, op, bound)`` constraints, as ``--min-sparsity`` adds them.
         profile: the profile whose define-by-run function is searched.
         scheduler_factory: builds the scheduler (default: what a 1-slot sweep builds).
-        targets: a fresh ``orchestrator.targets.TargetPlan`` to replay ``launch --targets``
+        targets: a fresh ``orchestrator.target_plan.TargetPlan`` to replay ``launch --targets``
             (the plan chooses each trial's target and derives its sparsity knob; the
             benchmark is asked with the target among the values).
     """
@@ -128,7 +128,7 @@ def run_search(space: Any, benchmark: Any, sampler: str, seed: int, num_trials: 
         values = {n: config[n] for n in names}
         target = None
         if targets is not None:
-            from orchestrator.targets import TARGET_PARAM
+            from orchestrator.target_plan import TARGET_PARAM
 
             target = values[TARGET_PARAM] = float(config[TARGET_PARAM])
         sim = benchmark.sample(values, rng)

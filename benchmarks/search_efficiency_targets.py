@@ -86,7 +86,7 @@ def plan_factory(space: Any, targets: Sequence[float], profile: str = "dev",
                  sets: Sequence[str] = ()) -> Callable[[], Any]:
     """Builds a fresh ``TargetPlan`` (what ``launch --targets`` builds) for each run."""
     from orchestrator.settings import build_settings
-    from orchestrator.targets import plan_targets
+    from orchestrator.target_plan import plan_targets
 
     text = ",".join(f"{t:g}" for t in targets)
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import search_spaces
     from orchestrator.search import SAMPLERS as KNOWN
-    from orchestrator.targets import KNOBS, method_of
+    from orchestrator.target_plan import KNOBS, method_of
     from search_surrogate import SurrogateError, check_accuracy, fit, load_table
 
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]

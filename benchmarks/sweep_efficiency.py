@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 def run_once(storage: Path, name: str, args: argparse.Namespace, reuse: bool) -> dict:
     from analysis import schema as S
+    from analysis.io import read_results
     from orchestrator.cli import build_parser
     from orchestrator.launch import launch
 
@@ -40,7 +41,7 @@ def run_once(storage: Path, name: str, args: argparse.Namespace, reuse: bool) ->
     wall = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"sweep {name} failed with exit code {code}")
-    df = S.read_results(storage / name, strict=True)
+    df = read_results(storage / name, strict=True)
     final = df[df[S.IS_FINAL] & (df[S.STATUS] == S.STATUS_COMPLETED)]
     work = float(final[S.TRAIN_TIME_S].sum())
     return {"reuse": reuse, "trials": len(final), "wall": wall, "work": work,

@@ -30,7 +30,7 @@ Modules:
     sweep          ``SweepPlan`` -> the Tuner (searcher, scheduler, callbacks)
     search         samplers, constraints, ``SweepSearch`` (what the study is told)
     early_stop     ``ParetoRungScheduler``: successive halving on a Pareto ranking
-    targets        ``--targets``: the sweep in target coordinates
+    target_plan    ``--targets``: the sweep in target coordinates (each trial's knob)
     calibration    the ``final_lambda`` -> sparsity model of ``--targets``
     objectives     ``--objectives``: measured metrics as objectives
     warm_start     ``--warm-start``: an earlier experiment's trials seed the study

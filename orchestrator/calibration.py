@@ -7,7 +7,7 @@ rate, the schedule length, the loss weights. The model, fitted on every finished
     sparsity = ceiling * sigmoid(a + b * (log(lambda) - centre) + sum_j w_j * z_j)
 
 - ``ceiling`` is the most the sigmoid rule can remove on this model (each matrix keeps
-  ``int(0.005 * numel) + 1`` entries; ``trainables.targets.soft_max_sparsity``).
+  ``int(0.005 * numel) + 1`` entries; ``trainables.knob_maps.soft_max_sparsity``).
 - ``b >= 0.05`` (a bound of the fit) keeps the curve monotone increasing in ``log(lambda)``.
 - ``z_j`` are the other *searched* knobs (loss weights, temperature, ...; log-scaled ones in
   log), scaled to [-1, 1] by their ranges, with ridge-penalised weights ``w_j``: they can shift

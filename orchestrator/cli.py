@@ -48,7 +48,8 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="experiment name (default: <space>-<profile>-<time>)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a trainable setting (repeatable); pins a searched one")
-    p.add_argument("--data-dir", help="local GLUE data: HF parquet layout or GLUE_DATA TSVs")
+    p.add_argument("--data-dir", help="local GLUE data: a GLUE root holding parquet/ or "
+                   "tsv/, or one layout's folder (HF parquet or GLUE_DATA TSVs)")
     p.add_argument("--model", help="hub id, local folder, or an alias: minilm, tiny")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, help="fractions allowed (default: 1 if "
@@ -78,12 +79,19 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
                    help="retries of a failed trial from its last checkpoint")
     p.add_argument("--reuse-actors", dest="reuse_actors", action="store_true", default=None,
                    help="run the next trial in a finished trial's process, saving process "
-                   "start and imports (default: on for CPU trials, off with GPUs)")
+                   "start and imports (default: on for CPU trials with --no-dashboard; off with GPUs "
+                   "and whenever the Ray dashboard runs, which names a process once)")
     p.add_argument("--no-reuse-actors", dest="reuse_actors", action="store_false",
                    help="start every trial in a fresh process")
     p.add_argument("--artifacts-dir",
                    help="shared artifacts (tokenised data, teachers, pruners): default the "
                    "storage root, or each node's cache when --storage is a URI")
+    p.add_argument("--dense-baseline", dest="dense_baseline", action="store_true",
+                   default=None, help="SMP sweeps: build (or reuse) the dense fine-tune of the "
+                   "same model, task and profile first, a shared artifact drawn on every front "
+                   "(default: on, except in the smoke profile)")
+    p.add_argument("--no-dense-baseline", dest="dense_baseline", action="store_false",
+                   help="no dense reference for this sweep")
     p.add_argument("--allow-local-storage", action="store_true",
                    help="accept a local storage path on a multi-node cluster (only if every "
                    "node really sees the same folder)")
@@ -98,20 +106,26 @@ def _add_monitoring_args(p: argparse.ArgumentParser) -> None:
                    "offline), wandb (needs `wandb login`), none; repeatable or comma-separated")
 
 
+def _add_experiment_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME_OR_PATH",
+                   help="the experiment: its name under --storage, or its folder's path or "
+                   "URI (its parent is then the storage root and --storage is not used)")
+
+
 def _add_followups(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue a sweep after Ctrl-C, a crash or a killed "
                        "driver")
-    p.add_argument("name")
+    _add_experiment_arg(p)
     p.add_argument("--trust-storage", action="store_true",
                    help="resume even if Tune's state files (which it unpickles) belong to "
                    "another user or are writable by others")
     _add_cluster_args(p)
     p = sub.add_parser("status", help="trials by state, the front so far, time used and left "
                        "(works while the sweep runs)")
-    p.add_argument("name")
+    _add_experiment_arg(p)
     p.add_argument("--storage", default=DEFAULT_STORAGE)
     p = sub.add_parser("dashboard", help="serve optuna-dashboard over the sweep's journal")
-    p.add_argument("name")
+    _add_experiment_arg(p)
     p.add_argument("--storage", default=DEFAULT_STORAGE)
     p.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
@@ -127,6 +141,43 @@ def _add_followups(sub: argparse._SubParsersAction) -> None:
                    help="prune: only artifacts created longer ago than this")
     p.add_argument("--yes", action="store_true", help="prune without asking")
 
+def _add_confirm(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "confirm", help="re-run chosen trials of an experiment with new seeds (the figures a "
+        "paper quotes)",
+        description="Re-run the chosen trials of experiment EXP with K new seeds each (every "
+        "parameter pinned to the value the trial ran with), as a linked experiment "
+        "EXP-confirm that resumes like any sweep (python -m orchestrator resume "
+        "EXP-confirm). python -m analysis pareto/table/plot EXP then show each confirmed "
+        "trial as the mean over its seeds with a 95% t-interval. An orchestrator command, "
+        "not an analysis one: re-running needs the trainables, and the analysis package "
+        "imports no sibling package.")
+    p.add_argument("experiment", metavar="EXP", help="a finished experiment under --storage")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--front", action="store_true",
+                       help="every non-dominated trial (the default; collapsed trials are "
+                       "never on a front)")
+    which.add_argument("--knee", action="store_true", help="the knee of each front")
+    which.add_argument("--targets", metavar="T1,T2,...",
+                       help="per target weight_sparsity, the trial `analysis table` shows "
+                       "(the best score within 0.01 of it)")
+    which.add_argument("--trials", metavar="ID,...",
+                       help="these trials (a unique prefix of an id is enough)")
+    p.add_argument("--seeds", type=int, required=True, metavar="K",
+                   help="new seeds per confirmed trial (>= 1; 3 or more for a 95%% interval)")
+    p.add_argument("--full-eval", action="store_true",
+                   help="evaluate on the task's whole evaluation split (max_eval_examples "
+                   "unset) instead of the rows the search evaluated")
+    p.add_argument("--name", dest="confirm_name", metavar="NAME",
+                   help="the confirmation's experiment name (default: EXP-confirm)")
+    p.add_argument("--concurrency", type=int,
+                   help="runs at once (default: what the cluster fits)")
+    p.add_argument("--cpus-per-trial", type=float,
+                   help="default: what EXP's trials had")
+    p.add_argument("--gpus-per-trial", type=float, help="default: what EXP's trials had")
+    _add_cluster_args(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m orchestrator",
@@ -136,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_launch(sub)
     _add_followups(sub)
+    _add_confirm(sub)
     sub.add_parser("list-spaces", help="list the named search spaces")
     p = sub.add_parser("show-space", help="show a space: settings, ranges, objectives")
     p.add_argument("name")
@@ -149,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "launch": ("orchestrator.launch", "launch"),
     "resume": ("orchestrator.resume", "resume"),
+    "confirm": ("orchestrator.confirm", "confirm"),
     "status": ("orchestrator.status", "status"),
     "dashboard": ("orchestrator.dashboard", "serve"),
     "artifacts": ("orchestrator.artifacts_cli", "artifacts"),

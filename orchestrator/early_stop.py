@@ -24,7 +24,7 @@ from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from trainables import report_keys as K
+from facts import columns as C
 
 
 class ParetoRungScheduler(FIFOScheduler):
@@ -40,7 +40,7 @@ class ParetoRungScheduler(FIFOScheduler):
         score_margin: a dominator must beat the score by more than this.
     """
 
-    def __init__(self, score: str = "score", sparsity: str = "weight_sparsity",
+    def __init__(self, score: str = C.SCORE, sparsity: str = C.WEIGHT_SPARSITY,
                  rungs: Sequence[float] = (0.25, 0.5, 0.75), reduction_factor: float = 2.0,
                  min_trials: int = 4, sparsity_tolerance: float = 0.02,
                  score_margin: float = 0.0) -> None:
@@ -65,10 +65,10 @@ class ParetoRungScheduler(FIFOScheduler):
 
     def decide(self, trial_id: str, result: dict) -> str:
         """CONTINUE or STOP for one result (the Tune-free core, tested directly)."""
-        if result.get(K.IS_FINAL) or not result.get(K.SPARSITY_SETTLED, True):
+        if result.get(C.IS_FINAL) or not result.get(C.SPARSITY_SETTLED, True):
             return TrialScheduler.CONTINUE
         score, sparsity = result.get(self.score), result.get(self.sparsity)
-        step, total = result.get(K.STEP), result.get(K.TOTAL_STEPS)
+        step, total = result.get(C.STEP), result.get(C.TOTAL_STEPS)
         if not all(isinstance(v, (int, float)) for v in (score, sparsity, step, total)):
             return TrialScheduler.CONTINUE
         if math.isnan(score) or total <= 0:

@@ -42,6 +42,27 @@ def validate_name(name: str) -> str:
     return name
 
 
+def is_experiment_path(ref: str) -> bool:
+    """Whether ``ref`` names a folder (a path or URI) rather than a name under --storage:
+    a name is one path component, so anything with a separator (or "." / "..") is a path."""
+    return "/" in ref or os.sep in ref or "://" in ref or ref in (".", "..")
+
+
+def split_experiment_path(ref: str) -> tuple[str, str]:
+    """(storage root, experiment name) of an experiment folder's path or URI.
+
+    Example:
+        >>> split_experiment_path("s3://bucket/exps/demo/?endpoint_override=minio:9000")
+        ('s3://bucket/exps?endpoint_override=minio:9000', 'demo')
+    """
+    if "://" in ref:
+        base, mark, query = ref.partition("?")
+        parent, _, name = base.rstrip("/").rpartition("/")
+        return parent + mark + query, name
+    folder = os.path.abspath(os.path.expanduser(ref))  # "./x/", "x/.." and "." alike
+    return os.path.dirname(folder), os.path.basename(folder)
+
+
 def _git_sha() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -152,6 +173,23 @@ class Experiment:
                              f"{listing}")
         return experiment
 
+    @classmethod
+    def find(cls, storage: str, ref: str) -> Experiment:
+        """An existing experiment given by its name under ``storage``, or by its folder's own
+        path or URI (``experiments/NAME``, ``/nfs/exps/NAME``, ``s3://bucket/exps/NAME``), as
+        every ``analysis`` command takes it. A folder's parent is then its storage root and
+        ``storage`` is not used; either way the name is one folder name inside that root."""
+        if not is_experiment_path(ref):
+            return cls.open(storage, ref)
+        parent, name = split_experiment_path(ref)
+        experiment = cls(open_storage(parent), name)
+        if name in (".", "..", "") or not _NAME.fullmatch(name) or not experiment.exists():
+            raise UsageError(
+                f"{redact(ref)} is not an experiment folder (no {INFO_FILE} in it); pass an "
+                "experiment's folder, or its name with --storage pointing at its parent")
+        experiment.check_inside_root()
+        return experiment
+
     @staticmethod
     def default_name(space: str, profile: str) -> str:
         """``<space>-<profile>-<YYYYmmdd-HHMMSS>``: the name of a launch without ``--name``."""
@@ -233,6 +271,15 @@ class Experiment:
                 "versions": package_versions(), "git_sha": _git_sha(), **record}
         self.storage.write_text(self.metadata_file,
                                 json.dumps(full, indent=2, default=str, sort_keys=True))
+
+    def update(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Add or replace top-level ``fields`` of experiment.json (written whole to a temporary
+        name and renamed, so a crash leaves the old record or the new one, never half of one).
+        Used for what is learnt after launch: the dense baseline, a linked confirmation."""
+        record = {**self.load(), **fields}
+        self.storage.write_text(self.metadata_file,
+                                json.dumps(record, indent=2, default=str, sort_keys=True))
+        return record
 
     def load(self) -> dict[str, Any]:
         """experiment.json, checked by :func:`check_record` (status, resume, dashboard,

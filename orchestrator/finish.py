@@ -44,7 +44,14 @@ def finish(experiment: Experiment, grid: Any) -> int:
     collapse = collapse_note(df)
     if collapse:
         print(f"  {collapse}")
-    print(f"  fronts and report: python -m analysis pareto {redact(experiment.uri)}")
+    confirms = record.get("confirms")
+    if isinstance(confirms, dict) and confirms.get("experiment"):
+        # a confirmation is read through the experiment it confirms (analysis.confirmed)
+        source = experiment.storage.uri(experiment.storage.join(confirms["experiment"]))
+        print(f"  confirmed points: python -m analysis pareto {redact(source)} (and "
+              f"analysis table {redact(source)})")
+    else:
+        print(f"  fronts and report: python -m analysis pareto {redact(experiment.uri)}")
     if errors and errors == len(grid):
         raise OrchestratorError(f"all {errors} trials failed; see the `error` column of the "
                                 f"results or the trial logs under {experiment.uri}")

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import UsageError
+from facts import columns as C
 from orchestrator.experiment import Experiment
 from orchestrator.finish import finish
 from orchestrator.launch_options import LaunchOptions, check_sampler
@@ -21,26 +20,9 @@ from orchestrator.preflight import preflight
 from orchestrator.reconcile import reconcile, trial_ids
 from orchestrator.settings import SweepSettings, build_settings, describe, space_named
 from orchestrator.storage import artifacts_root, redact
-from orchestrator.sweep import Resources, SweepPlan, run_sweep
-
-
-def plan_resources(options: LaunchOptions, cluster_resources: dict[str, float],
-                   num_samples: int) -> tuple[Resources, int]:
-    """Per-trial resources and concurrency, checked against what the cluster has."""
-    cpus, gpus_total = cluster_resources.get("CPU", 0.0), cluster_resources.get("GPU", 0.0)
-    gpus = options.gpus_per_trial if options.gpus_per_trial is not None else \
-        (1.0 if gpus_total >= 1 else 0.0)
-    if options.cpus_per_trial > cpus:
-        raise UsageError(f"a trial asks for {options.cpus_per_trial} CPUs but the cluster has "
-                         f"{cpus:g}; lower --cpus-per-trial")
-    if gpus > gpus_total:
-        raise UsageError(f"a trial asks for {gpus:g} GPUs but the cluster has {gpus_total:g}; "
-                         "use --gpus-per-trial 0 or join a cluster with GPUs (--address)")
-    fits = math.floor(cpus / options.cpus_per_trial)
-    if gpus > 0:
-        fits = min(fits, math.floor(gpus_total / gpus))
-    concurrency = options.concurrency or max(1, min(fits, num_samples))
-    return Resources(options.cpus_per_trial, gpus), concurrency
+from orchestrator.sweep import SweepPlan, run_sweep
+# where they lived before `confirm` shared them; imported from here by tests and users
+from orchestrator.trial_resources import default_reuse, plan_resources  # noqa: F401
 
 
 def search_controls(args: argparse.Namespace, options: LaunchOptions, sweep: SweepSettings,
@@ -50,7 +32,7 @@ def search_controls(args: argparse.Namespace, options: LaunchOptions, sweep: Swe
 
     constraints = list(sweep.space.constraints)
     if options.min_sparsity is not None:
-        constraints.append(("weight_sparsity", ">=", options.min_sparsity))
+        constraints.append((C.WEIGHT_SPARSITY, ">=", options.min_sparsity))
     check_sampler(options.sampler, constrained=bool(constraints))
     warm = ()
     if args.warm_start:
@@ -85,10 +67,17 @@ def launch(args: argparse.Namespace) -> int:
         allow_final_only_metrics(space.metrics)
     num_samples = options.num_samples or sweep.num_samples
     controls = search_controls(args, options, sweep, experiment.storage.text)
-    from orchestrator.targets import launch_targets
+    from orchestrator.target_plan import launch_targets
 
-    targets = launch_targets(args, sweep, experiment.storage.text, controls)
+    targets, target_warm = launch_targets(getattr(args, "targets", None), args.warm_start,
+                                          sweep, experiment.storage.text)
+    if target_warm is not None:  # the earlier trials in target coordinates
+        controls["warm_start"] = target_warm
     preflight(sweep, local_cluster=args.address is None)
+    from orchestrator import dense_reference
+
+    dense = dense_reference.wanted(getattr(args, "dense_baseline", None), space.trainable,
+                                   args.profile)
 
     from orchestrator.cluster import auth_hint, connect, shutdown_if_started
     from orchestrator.storage_check import alive_nodes, check_shared_storage
@@ -111,12 +100,15 @@ def launch(args: argparse.Namespace) -> int:
                            "warm_start": args.warm_start,
                            "warm_start_trials": len(controls["warm_start"]),
                            "time_budget_s": options.time_budget_s,
-                           "targets": list(targets.targets) if targets else None})
+                           "targets": list(targets.targets) if targets else None,
+                           "dense_baseline_wanted": dense})
         from orchestrator import driver_lock
 
         driver_lock.acquire(experiment, "launch")  # held until exit: `resume` waits its turn
         _print_start(experiment, sweep, num_samples, concurrency, cluster, auth_hint(), reuse,
                      targets)
+        if dense:
+            dense_reference.build_and_record(experiment, sweep.settings, resources)
         plan = SweepPlan(experiment, sweep, num_samples, concurrency, resources,
                          seed=args.seed, max_failures=options.max_failures, quiet=args.quiet,
                          verbosity=args.tune_verbose, reuse_actors=reuse,
@@ -132,18 +124,21 @@ def launch(args: argparse.Namespace) -> int:
     return finish(experiment, grid)
 
 
-def default_reuse(asked: bool | None, resources: Resources, dashboard_url: str | None) -> bool:
-    """Whether trials reuse a finished trial's process (``--reuse-actors`` decides if given).
+def _data_source(settings: dict[str, Any]) -> str | None:
+    """Where the trials read their examples: a data folder says which layout was found in it
+    (a GLUE root holds two), generated data says so; None for the hub (nothing to add)."""
+    if settings.get("task") is None:  # the calibrate space trains nothing
+        return None
+    from trainables.tasks import get_task
 
-    Reuse saves a trial's process start and imports (about 1.7 s a trial on a CPU), but Ray
-    names an actor once, when it is created: the dashboard would list a reused process
-    under one name for all its trials. So reuse is the default only where nobody watches a
-    dashboard (``--no-dashboard``) and only on CPUs (CUDA memory of a finished trial is not
-    always given back).
-    """
-    if asked is not None:
-        return asked
-    return resources.gpus_per_trial == 0 and not dashboard_url
+    task = get_task(settings["task"])
+    if settings.get("synthetic_data") or task.is_toy:
+        return "generated examples shaped like the task (no --data-dir)"
+    if settings.get("data_dir") is None:
+        return None
+    from trainables.glue_sources import describe_source
+
+    return describe_source(task, settings["data_dir"])
 
 
 def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
@@ -152,6 +147,9 @@ def _print_start(experiment: Experiment, sweep: SweepSettings, num_samples: int,
     print(f"experiment {experiment.name}: {num_samples} trials of {sweep.space.name} "
           f"({sweep.profile} profile), {concurrency} at a time")
     print(f"  folder    {redact(experiment.uri)}")
+    data = _data_source(sweep.settings)
+    if data:
+        print(f"  data      {data}")
     searched = [n for n in sweep.searched if targets is None or n != targets.knob]
     print(f"  searching {', '.join(searched) or '(nothing: every parameter is pinned)'}")
     if targets is not None:

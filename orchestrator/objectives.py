@@ -18,17 +18,18 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from facts import columns as C
 from orchestrator.errors import UsageError
 
 # What every trainable's final row carries, with the direction that is "better".
 REPORTED: dict[str, str] = {
-    "score": "max",
-    "weight_sparsity": "max",
-    "head_sparsity": "max",
-    "speedup": "max",  # measured: needs measure_latency
-    "latency_ms": "min",  # measured: needs measure_latency
+    C.SCORE: "max",
+    C.WEIGHT_SPARSITY: "max",
+    C.HEAD_SPARSITY: "max",
+    C.SPEEDUP: "max",  # measured: needs measure_latency
+    C.LATENCY_MS: "min",  # measured: needs measure_latency
 }
-MEASURED = ("speedup", "latency_ms")
+MEASURED = (C.SPEEDUP, C.LATENCY_MS)
 
 
 def parse_objectives(text: str) -> tuple[tuple[str, str], ...]:

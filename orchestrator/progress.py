@@ -23,9 +23,8 @@ from typing import Any
 
 from ray.tune import Callback
 
-from analysis import schema as S
+from facts import columns as C
 from orchestrator.results import error_status
-from trainables.report_keys import TOTAL_STEPS
 
 
 @dataclass
@@ -100,10 +99,10 @@ def _number(value: Any) -> bool:
 def live_line(name: str, result: Mapping[str, Any], sweep: SweepClock) -> str:
     """``[1/4 done, 2 running] <name> step 120/500 score 0.7120 sparsity 0.4500, ETA ...``."""
     parts = [f"[{sweep.counts()}] {name}"]
-    step, total = result.get(S.STEP), result.get(TOTAL_STEPS)
+    step, total = result.get(C.STEP), result.get(C.TOTAL_STEPS)
     if _number(step):
         parts.append(f"step {int(step)}/{int(total)}" if _number(total) else f"step {int(step)}")
-    for label, key in (("score", S.SCORE), ("sparsity", S.WEIGHT_SPARSITY)):
+    for label, key in (("score", C.SCORE), ("sparsity", C.WEIGHT_SPARSITY)):
         if _number(result.get(key)):
             parts.append(f"{label} {result[key]:.4f}")
     eta = sweep.eta_s()
@@ -164,18 +163,18 @@ class ConsoleProgress(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         progress = self._tracked(trial)
-        progress.step = result.get(S.STEP) if _number(result.get(S.STEP)) else None
-        progress.total = result.get(TOTAL_STEPS) if _number(result.get(TOTAL_STEPS)) \
+        progress.step = result.get(C.STEP) if _number(result.get(C.STEP)) else None
+        progress.total = result.get(C.TOTAL_STEPS) if _number(result.get(C.TOTAL_STEPS)) \
             else None
-        elapsed = result.get(S.ELAPSED_S)
+        elapsed = result.get(C.ELAPSED_S)
         progress.elapsed_s = elapsed if _number(elapsed) else \
             time.monotonic() - progress.started
-        if not self.quiet and not result.get(S.IS_FINAL):
+        if not self.quiet and not result.get(C.IS_FINAL):
             print(live_line(self.name(trial), result, self.sweep), flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
-        self._finished(trial, "done" if last.get(S.IS_FINAL) else "stopped")
+        self._finished(trial, "done" if last.get(C.IS_FINAL) else "stopped")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = str(getattr(trial, "error_message", "") or "")

@@ -3,12 +3,13 @@
 ``dashboard`` serves optuna-dashboard without authentication; over the sweep's real journal
 anyone who reaches the port could delete the study or rewrite trials (an unauthenticated
 ``DELETE /api/studies/0`` did). Over this wrapper the dashboard still shows the live study,
-but each write raises :class:`ReadOnlyStorageError` and the journal is untouched.
+but each write raises :class:`ReadOnlyStorageError` (or what ``refusal`` builds: the dashboard
+turns it into an HTTP 403 with the reason) and the journal is untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Any
 
 from optuna.storages import BaseStorage
@@ -18,20 +19,30 @@ class ReadOnlyStorageError(PermissionError):
     """A write was attempted through a read-only view of a study."""
 
 
+def refusal_message(name: str) -> str:
+    return (f"this dashboard is read-only ({name} refused); serve it with "
+            "`python -m orchestrator dashboard NAME --allow-writes` to change the study")
+
+
 def _refuse(name: str):
     def refuse(self: ReadOnlyStorage, *args: Any, **kwargs: Any) -> Any:
-        raise ReadOnlyStorageError(
-            f"this dashboard is read-only ({name} refused); serve it with "
-            "`python -m orchestrator dashboard NAME --allow-writes` to change the study")
+        raise self._refusal(refusal_message(name))
     refuse.__name__ = name
     return refuse
 
 
 class ReadOnlyStorage(BaseStorage):
-    """Every getter of ``inner``; every setter, creator and deleter refused."""
+    """Every getter of ``inner``; every setter, creator and deleter refused.
 
-    def __init__(self, inner: BaseStorage) -> None:
+    ``refusal`` builds the exception a refused write raises from its message: a web server
+    passes one its framework answers with a status and the reason, where any other exception
+    would be an opaque "internal server error".
+    """
+
+    def __init__(self, inner: BaseStorage,
+                 refusal: Callable[[str], Exception] = ReadOnlyStorageError) -> None:
         self._inner = inner
+        self._refusal = refusal
 
     create_new_study = _refuse("create_new_study")
     delete_study = _refuse("delete_study")
@@ -97,7 +108,7 @@ class ReadOnlyStorage(BaseStorage):
         self._inner.remove_session()
 
     def check_trial_is_updatable(self, trial_id: int, trial_state: Any) -> None:
-        raise ReadOnlyStorageError("this dashboard is read-only")
+        raise self._refusal(refusal_message("updating a trial"))
 
 
 __all__ = ["ReadOnlyStorage", "ReadOnlyStorageError"]

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
+from ray.tune import result as tune_result
 
 from analysis import layout
 from analysis import schema as S
+from facts.columns import unknown_report_keys
 from orchestrator.storage import Storage, open_storage
 
 if TYPE_CHECKING:
@@ -127,6 +129,34 @@ def read_rows(experiment: Experiment) -> Any:
     return read_results(experiment.uri)
 
 
+#: Where Tune names the checkpoint folder reported with a result (one of its AUTO_RESULT_KEYS).
+CHECKPOINT_DIR_NAME = "checkpoint_dir_name"
+#: Keys Ray Tune adds to every result a trainable reports (its bookkeeping, not ours).
+TUNE_KEYS = frozenset({
+    CHECKPOINT_DIR_NAME, *tune_result.AUTO_RESULT_KEYS, *tune_result.DEBUG_METRICS,
+    tune_result.DONE, tune_result.EXPERIMENT_TAG, tune_result.SHOULD_CHECKPOINT,
+    tune_result.RESULT_DUPLICATE, tune_result.TRIAL_INFO,
+})
+
+
+class UnknownReportKeyError(ValueError):
+    """A trainable reported a key that is neither a result column nor a declared extra."""
+
+
+def check_report_keys(result: Mapping[str, Any]) -> None:
+    """Refuse a result with a key nobody declared: it would be dropped from the row silently.
+
+    Raises:
+        UnknownReportKeyError: naming every such key and where keys are declared.
+    """
+    unknown = unknown_report_keys(k for k in result if k not in TUNE_KEYS)
+    if unknown:
+        raise UnknownReportKeyError(
+            f"the trainable reported {', '.join(map(repr, unknown))}, neither a result column "
+            "nor a declared extra (facts.columns: COLUMN_TYPES, REPORT_EXTRAS); a misspelt "
+            "key would be dropped from the row, so it is refused")
+
+
 def build_row(
     result: Mapping[str, Any],
     config: Mapping[str, Any],
@@ -134,15 +164,22 @@ def build_row(
     searched: Sequence[str],
     trial_id: str,
 ) -> dict[str, Any]:
-    """One schema row from a Tune result dict and the trial's config."""
+    """One schema row from a Tune result dict and the trial's config.
+
+    Raises:
+        UnknownReportKeyError: the result holds a key that is neither a column nor a
+            declared extra (:func:`check_report_keys`).
+    """
+    check_report_keys(result)
     row: dict[str, Any] = {column: result.get(column) for column in S.METRIC_COLUMNS}
     row.update(identity)
     row[S.TRIAL_ID] = trial_id
-    row[S.ITERATION] = int(result.get("training_iteration", 0))
-    row[S.METHOD] = result.get("method")
-    row[S.TASK] = result.get("task", config.get("task"))
-    row[S.MODEL] = result.get("model", config.get("model"))
-    row[S.SEED] = result.get("seed", config.get("seed"))
+    row[S.ITERATION] = int(result.get(tune_result.TRAINING_ITERATION, 0))
+    row[S.METHOD] = result.get(S.METHOD)
+    # the config's task, model and seed are the trainable's settings of the same name
+    row[S.TASK] = result.get(S.TASK, config.get(S.TASK))
+    row[S.MODEL] = result.get(S.MODEL, config.get(S.MODEL))
+    row[S.SEED] = result.get(S.SEED, config.get(S.SEED))
     row[S.IS_FINAL] = bool(result.get(S.IS_FINAL, False))
     row[S.STATUS] = S.STATUS_COMPLETED if row[S.IS_FINAL] else S.STATUS_RUNNING
     for name in searched:
@@ -263,7 +300,7 @@ class ParquetResultsCallback(Callback):
         """Where the checkpoint reported with ``result`` lands (the exportable model of a
         final row): the trial's folder and the checkpoint folder Tune named in the result
         (``checkpoint_dir_name``), as a path or a URI of the storage."""
-        name = result.get("checkpoint_dir_name")
+        name = result.get(CHECKPOINT_DIR_NAME)
         folder = getattr(trial, "path", None)
         if not name or not folder:
             return None
@@ -272,7 +309,7 @@ class ParquetResultsCallback(Callback):
     def _terminal_row(self, trial: Any, status: str, error: str | None) -> None:
         last = trial.last_result or {}
         row = build_row(last, trial.config, self.identity, self.searched, trial.trial_id)
-        row[S.ITERATION] = int(last.get("training_iteration", 0)) + 1
+        row[S.ITERATION] = int(last.get(tune_result.TRAINING_ITERATION, 0)) + 1
         row[S.STATUS], row[S.IS_FINAL], row[S.ERROR] = status, True, error
         path = result_file(self.rows_dir, trial.trial_id, row[S.ITERATION], status)
         self.rows_written += write_rows_atomic(self.storage, path, [row])

@@ -31,7 +31,7 @@ def resume(args: argparse.Namespace) -> int:
     from orchestrator.sweep import Resources, make_trainable
 
     check_num_cpus(args.num_cpus)  # an option needs nothing else: check it first
-    experiment = Experiment.open(args.storage, args.name)
+    experiment = Experiment.find(args.storage, args.name)
     record = experiment.load()
     from orchestrator import driver_lock
     from orchestrator.relocate import check_not_renamed, rebase
@@ -54,7 +54,7 @@ def resume(args: argparse.Namespace) -> int:
         finals = rows[rows[S.IS_FINAL].fillna(False).astype(bool)] if len(rows) else rows
         check_trainer_states(experiment.path, experiment.name, set(finals[S.TRIAL_ID]))
     if not tune.Tuner.can_restore(experiment.path, storage_filesystem=fs):
-        raise UsageError(f"experiment {args.name!r} has no Tune state to resume (it stopped "
+        raise UsageError(f"experiment {experiment.name!r} has no Tune state to resume (it stopped "
                          "before its first trial started); launch it again under a new name")
     _check_state_complete(experiment, record)
     resources = Resources(**record.get("resources", {}))
@@ -68,6 +68,10 @@ def resume(args: argparse.Namespace) -> int:
         print(f"resuming {experiment.name} ({record['space']}, {record['profile']} profile)")
         if cluster.dashboard_url:
             print(f"  dashboard http://{cluster.dashboard_url}  ({auth_hint()})")
+        from orchestrator import dense_reference
+
+        if dense_reference.pending(record):  # the launch stopped while building it
+            dense_reference.build_and_record(experiment, record["settings"], resources)
         trainable = make_trainable(record["trainable"], record["space"], resources,
                                    bool(record.get("reuse_actors", False)))
         experiment.sync_journal_down()
@@ -94,7 +98,10 @@ def _check_state_complete(experiment: Experiment, record: dict) -> None:
 
     df = read_rows(experiment)
     finished = int(df[df[S.IS_FINAL]][S.TRIAL_ID].nunique()) if len(df) else 0
+    # A confirmation runs a fixed list of configurations: it has no Optuna study to lose.
+    has_study = record.get("confirms") is None
     check_state_complete(experiment.storage, experiment.path, experiment.name,
-                         journal_present=experiment.journal.is_file(), space=record["space"],
+                         journal_present=experiment.journal.is_file() or not has_study,
+                         space=record["space"],
                          trials_with_rows=int(df[S.TRIAL_ID].nunique()) if len(df) else 0,
                          finished_trials=finished, num_samples=record.get("num_samples"))

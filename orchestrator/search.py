@@ -82,6 +82,24 @@ def make_sampler(name: str, seed: int | None, num_objectives: int,
                                           warn_independent_sampling=False)
 
 
+def name_objectives(study: Any, metric: str | Sequence[str] | None) -> None:
+    """Give the study's objectives the metrics' names (``score``, ``weight_sparsity``, ...),
+    which optuna-dashboard shows instead of "0", "1"; a resumed study that has them already
+    is not written to again."""
+    import warnings
+
+    import optuna
+
+    if metric is None:
+        return
+    names = [metric] if isinstance(metric, str) else list(metric)
+    if len(names) != len(study.directions) or study.metric_names == names:
+        return
+    with warnings.catch_warnings():  # Optuna marks set_metric_names experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
+
+
 class SweepSearch(OptunaSearch):
     """``OptunaSearch`` that tells early-stopped trials PRUNED and records constraints."""
 
@@ -89,7 +107,11 @@ class SweepSearch(OptunaSearch):
                  targets: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.constraints = tuple(constraints)
-        self.targets = targets  # an orchestrator.targets.TargetPlan with --targets
+        self.targets = targets  # an orchestrator.target_plan.TargetPlan with --targets
+
+    def _setup_study(self, mode: Any) -> None:
+        super()._setup_study(mode)
+        name_objectives(self._ot_study, self._metric)
 
     def rebase(self, journal: str, roots: tuple[str, str] | None = None) -> None:
         """Use the journal ``journal`` and move config paths from ``roots[0]`` to ``roots[1]``.
@@ -144,7 +166,7 @@ class SweepSearch(OptunaSearch):
         if self.targets is not None and trial_id not in self._ot_trials:
             # The target is ours to choose (budget spread over targets); Optuna samples the
             # other knobs of the enqueued trial around it.
-            from orchestrator.targets import TARGET_PARAM
+            from orchestrator.target_plan import TARGET_PARAM
 
             self._ot_study.enqueue_trial({TARGET_PARAM: self.targets.next_target()})
         config = super().suggest(trial_id)

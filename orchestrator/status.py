@@ -167,7 +167,7 @@ def status_warnings(experiment: Experiment, trials: list[Any] | None,
 def status(args: argparse.Namespace) -> int:
     import sys
 
-    experiment = Experiment.open(args.storage, args.name)
+    experiment = Experiment.find(args.storage, args.name)
     record = experiment.load()
     from orchestrator.results import read_rows
 
@@ -249,8 +249,7 @@ def _print_time(df: Any, record: dict, counts: dict, not_started: int,
     if not_started == 0 and counts[S.STATUS_RUNNING] == 0:
         print(f"time       {_clock(used)} used; the sweep has finished")
         return
-    durations = df[df[S.IS_FINAL] & (df[S.STATUS] == S.STATUS_COMPLETED)][S.ELAPSED_S] \
-        if len(df) else []
+    durations = S.completed_final_rows(df)[S.ELAPSED_S] if len(df) else []
     if finished == 0 or len(durations) == 0:
         print(f"time       {_clock(used)} used; no trial finished yet to estimate the rest")
         return

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from facts import columns as C
 from orchestrator.experiment import Experiment
 from orchestrator.settings import SweepSettings
 
@@ -46,7 +47,7 @@ class SweepPlan:
     quiet: bool = False  # no per-trial progress lines
     verbosity: int = 0  # Tune's own console output (0: none; our progress lines instead)
     log_to: tuple[str, ...] = ("tensorboard",)  # learning-curve loggers (monitoring.LOG_TARGETS)
-    targets: Any = None  # orchestrator.targets.TargetPlan: --targets, else None
+    targets: Any = None  # orchestrator.target_plan.TargetPlan: --targets, else None
 
 
 def journal_storage(experiment: Experiment) -> Any:
@@ -94,7 +95,7 @@ def make_scheduler(plan: SweepPlan) -> Any:
 
     space = plan.sweep.space
     modes = dict(space.objectives)
-    if modes.get("score") != "max" or modes.get("weight_sparsity", "max") != "max":
+    if modes.get(C.SCORE) != "max" or modes.get(C.WEIGHT_SPARSITY, "max") != "max":
         return None  # the rung ranking assumes score up (and sparsity up)
     return ParetoRungScheduler(min_trials=max(4, plan.concurrency))
 
@@ -123,7 +124,9 @@ def recorded_params(sweep: SweepSettings) -> list[str]:
     return [*sweep.searched, *pinned]
 
 
-def make_tuner(plan: SweepPlan) -> Any:
+def make_tuner(plan: SweepPlan, search_alg: Any = None) -> Any:
+    """The Tuner of a sweep; ``search_alg`` replaces the Optuna searcher (``confirm`` runs a
+    fixed list of configurations through the same writer, progress and loggers)."""
     from ray import tune
 
     from ray.tune.logger import JsonLoggerCallback
@@ -145,7 +148,7 @@ def make_tuner(plan: SweepPlan) -> Any:
     name_trial = _TrialNamer(space.name)
     from orchestrator.live_trials import LiveTrialsSync
 
-    searcher = make_searcher(plan)
+    searcher = search_alg if search_alg is not None else make_searcher(plan)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(

@@ -74,13 +74,13 @@ def warm_start_trials(source: tuple[dict[str, Any], str], space: SearchSpace,
         df = read_experiment(location)
     except AnalysisError as exc:
         raise UsageError(f"--warm-start {name}: {exc}") from None
-    final = df[(df[S.IS_FINAL]) & (df[S.STATUS] == S.STATUS_COMPLETED)] if len(df) else df
+    final = S.completed_final_rows(df)
     suggestions = space.suggestions()
     dists = {name: distribution(suggestions[name]) for name in searched}
     trials, skipped = [], 0
     for _, row in final.iterrows():
-        params = {n: _native(row.get(S.param_column(n))) for n in searched}
-        values = [_native(row.get(metric)) for metric in space.metrics]
+        params = {n: S.plain_value(row.get(S.param_column(n))) for n in searched}
+        values = [S.plain_value(row.get(metric)) for metric in space.metrics]
         if any(v is None for v in params.values()) or any(
                 v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
             skipped += 1
@@ -95,13 +95,3 @@ def warm_start_trials(source: tuple[dict[str, Any], str], space: SearchSpace,
         warnings.warn(f"--warm-start: {skipped} trials of {name} could not be used "
                       "(missing values or parameters outside this space's ranges)", stacklevel=2)
     return trials
-
-
-def _native(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from facts.columns import SCORE
 from search_spaces.space import SearchSpace
 
 
@@ -21,7 +22,7 @@ def calibrate_space() -> SearchSpace:
         trainable="fixed_work",
         description="orchestrator overhead: each trial does --set work_s=SECONDS of CPU work",
         define=define_calibrate,
-        objectives=(("score", "max"),),
+        objectives=((SCORE, "max"),),
         fixed={"work_s": 2.0, "num_reports": 4},
         calibration=True,
     )

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from facts.columns import SCORE, WEIGHT_SPARSITY
 from search_spaces.space import SearchSpace
 from search_spaces.tasks import GLUE_TASKS
 
 # Tasks whose training set fits the scripts' 11000 warm-up steps (flat 5 x 11000 of 10 epochs).
 SCRIPT_WARMUP_TASKS = ("qqp", "mnli")
-OBJECTIVES = (("score", "max"), ("weight_sparsity", "max"))
+OBJECTIVES = ((SCORE, "max"), (WEIGHT_SPARSITY, "max"))
 
 
 def _define_common(trial: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from facts.columns import SCORE
 from search_spaces.space import SearchSpace
 from search_spaces.tasks import GLUE_TASKS
 
@@ -27,7 +28,7 @@ def dense_spaces() -> list[SearchSpace]:
             trainable="dense",
             description=f"dense fine-tune on {task.upper()}: lr, epochs, warm-up (baseline)",
             define=define_dense,
-            objectives=(("score", "max"),),
+            objectives=((SCORE, "max"),),
             fixed={"task": task},
             profiles=_PROFILES,
         )

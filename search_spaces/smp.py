@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from facts.columns import SCORE, WEIGHT_SPARSITY
 from search_spaces.space import SearchSpace
 from search_spaces.tasks import GLUE_TASKS
 
@@ -71,7 +72,7 @@ def smp_spaces() -> list[SearchSpace]:
             trainable="smp",
             description=f"SMP head pruning on {task.upper()}: prune ratio, allocation, lr",
             define=define_smp,
-            objectives=(("score", "max"), ("weight_sparsity", "max")),
+            objectives=((SCORE, "max"), (WEIGHT_SPARSITY, "max")),
             fixed={"task": task},
             profiles=_PROFILES,
             **MEASURED.get(task, {}),

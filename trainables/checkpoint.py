@@ -3,6 +3,8 @@
 A checkpoint folder holds ``model.safetensors`` (the module's state, shared tensors handled by
 safetensors) and ``trainer.pt`` (optimizer, scheduler, step counters, RNG state: only tensors
 and plain Python values, so ``torch.load(weights_only=True)`` reads it without unpickling code).
+The final checkpoint also holds the trial's model as a stock Hugging Face folder
+(:data:`EXPORT_DIR`, :func:`save_stock_folder`), which ``python -m analysis export`` copies.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-MODEL_FILE = "model.safetensors"
+from facts.checkpoints import EXPORT_DIR, MODEL_FILE
+
 TRAINER_FILE = "trainer.pt"
 
 
@@ -29,6 +32,18 @@ def save_checkpoint(directory: Path, model: nn.Module, trainer_state: dict[str, 
     tmp = directory / f".{TRAINER_FILE}.tmp"
     torch.save(trainer_state, tmp)
     os.replace(tmp, directory / TRAINER_FILE)
+
+
+def save_stock_folder(directory: Path, model: nn.Module, tokenizer: Any) -> Path:
+    """Write ``model`` (a stock transformers model) and ``tokenizer`` with
+    ``save_pretrained`` into ``directory/EXPORT_DIR``: a folder that
+    ``AutoModelForSequenceClassification.from_pretrained`` loads anywhere, with no code of
+    this project. Every method writes one into its final checkpoint
+    (:meth:`trainables.method.Method.stock_model` says what the model is)."""
+    folder = directory / EXPORT_DIR
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 def load_checkpoint(directory: Path, model: nn.Module) -> dict[str, Any]:

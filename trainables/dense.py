@@ -36,7 +36,8 @@ def train_dense(cfg: DenseConfig, report: Reporter, *,
     prep = prepare(cfg)
     model = load_classifier(cfg.model, prep.task.num_labels, seed=cfg.seed)
     model = fine_tune(cfg, model, prep.data, report, device=prep.device,
-                      resume_from=resume_from, identity=prep.identity(cfg))
+                      resume_from=resume_from, identity=prep.identity(cfg),
+                      tokenizer=prep.tokenizer)
     return model, prep.tokenizer
 
 

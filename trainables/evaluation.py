@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainables import report_keys as K
 from trainables.data import TaskData, batches
 from trainables.runtime import autocast, synchronize, to_device
 from trainables.score_evidence import score_evidence
@@ -75,11 +76,11 @@ def evaluate(
         if position == 0:
             predictions = _as_numpy(logits, data.task)
             metrics.update(compute_metrics(data.task, predictions, labels.numpy()))
-            metrics["eval_loss"] = float(task_loss(data.task, logits, labels))
+            metrics[K.EVAL_LOSS] = float(task_loss(data.task, logits, labels))
             metrics.update(score_evidence(data.task, predictions, labels.numpy()))
         elif split == "validation_mismatched":
             mm = compute_metrics(data.task, _as_numpy(logits, data.task), labels.numpy())
-            metrics["mnli_mm_accuracy"] = mm["accuracy"]
+            metrics[K.MNLI_MM_ACCURACY] = mm[K.ACCURACY]
     return metrics
 
 

@@ -81,10 +81,13 @@ def fine_tune(
     method: Method | None = None,
     resume_from: Path | None = None,
     identity: Mapping[str, Any] | None = None,
+    tokenizer: Any = None,
 ) -> nn.Module:
     """Train ``model`` on ``data.train``, evaluating and reporting every ``eval_every`` steps.
 
-    Returns the trained model. The last report carries ``is_final=True``.
+    Returns the trained model. The last report carries ``is_final=True``, and its checkpoint
+    the exportable stock folder (:meth:`Method.stock_model` with ``tokenizer``; none without
+    a tokenizer).
     """
     method = method or Method(data.task)
     if len(data.train["input_ids"]) == 0:
@@ -104,7 +107,8 @@ def fine_tune(
     if resume_from is not None:
         progress = _resume(Path(resume_from), model, optimizer, scheduler, method)
     evaluation = _Evaluation(cfg, model, data, report, device, method, optimizer, scheduler,
-                             progress, plan, {"method": method.name, **(identity or {})})
+                             progress, plan, {K.METHOD: method.name, **(identity or {})},
+                             tokenizer)
     heartbeat = Heartbeat(str(method.name), plan.total_steps, plan.eval_every)
     while progress.step < plan.total_steps:
         epoch, done_in_epoch = divmod(progress.step, plan.steps_per_epoch)
@@ -172,6 +176,7 @@ class _Evaluation:
     progress: _Progress
     plan: Plan
     base: dict[str, Any]  # method and the trial's identity columns
+    tokenizer: Any = None  # saved with the final checkpoint's stock folder
     start: float = 0.0
 
     def __post_init__(self) -> None:
@@ -192,13 +197,14 @@ class _Evaluation:
         metrics.update(self.base, **{
             K.STEP: progress.step, K.TOTAL_STEPS: self.plan.total_steps,
             K.SPARSITY_SETTLED: bool(method.sparsity_settled(progress.step)),
-            "epoch": progress.step / self.plan.steps_per_epoch, "elapsed_s": elapsed,
-            K.IS_FINAL: final, "train_time_s": progress.train_time_s,
-            "examples_per_s": progress.examples / max(progress.train_time_s, 1e-9),
-            "device": str(self.device)})
-        self._report_with_checkpoint(metrics, elapsed)
+            K.EPOCH: progress.step / self.plan.steps_per_epoch, K.ELAPSED_S: elapsed,
+            K.IS_FINAL: final, K.TRAIN_TIME_S: progress.train_time_s,
+            K.EXAMPLES_PER_S: progress.examples / max(progress.train_time_s, 1e-9),
+            K.DEVICE: str(self.device)})
+        self._report_with_checkpoint(metrics, elapsed, final)
 
-    def _report_with_checkpoint(self, metrics: dict[str, Any], elapsed: float) -> None:
+    def _report_with_checkpoint(self, metrics: dict[str, Any], elapsed: float,
+                                final: bool) -> None:
         directory = Path(tempfile.mkdtemp(prefix="trial-ckpt-"))
         progress = self.progress
         try:
@@ -208,6 +214,9 @@ class _Evaluation:
                      "examples": progress.examples, "elapsed_s": elapsed}
             ckpt.save_checkpoint(directory, self.model, state)
             self.method.save(directory)
+            if final and self.tokenizer is not None:  # the model export copies
+                ckpt.save_stock_folder(directory, self.method.stock_model(self.model),
+                                       self.tokenizer)
             self.report(metrics, checkpoint_dir=directory)
         finally:
             shutil.rmtree(directory, ignore_errors=True)

@@ -51,9 +51,9 @@ def run(config: Mapping[str, Any], report: Reporter, *, resume_from: Path | None
         (directory / "done").write_text(str(index + 1))
         final = index + 1 == cfg.num_reports
         try:
-            report({"method": "dense", "task": "none", "model": "none", K.STEP: index + 1,
-                    K.TOTAL_STEPS: cfg.num_reports, K.IS_FINAL: final, "score": cfg.knob,
-                    "weight_sparsity": 0.0, "head_sparsity": 0.0, "train_time_s": worked,
-                    "work_s": worked, K.SPARSITY_SETTLED: True}, checkpoint_dir=directory)
+            report({K.METHOD: "dense", K.TASK: "none", K.MODEL: "none", K.STEP: index + 1,
+                    K.TOTAL_STEPS: cfg.num_reports, K.IS_FINAL: final, K.SCORE: cfg.knob,
+                    K.WEIGHT_SPARSITY: 0.0, K.HEAD_SPARSITY: 0.0, K.TRAIN_TIME_S: worked,
+                    K.WORK_S: worked, K.SPARSITY_SETTLED: True}, checkpoint_dir=directory)
         finally:
             shutil.rmtree(directory, ignore_errors=True)

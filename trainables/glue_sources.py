@@ -8,6 +8,10 @@ Two folder layouts are understood, and :func:`find_split` tells them apart by wh
 - the original GLUE_DATA layout ``<dir>/<TSV_DIR>/{train,dev}.tsv`` (MNLI:
   ``dev_matched.tsv`` / ``dev_mismatched.tsv``); ``<dir>`` may also be the task folder.
 
+``<dir>`` may also be a GLUE root holding the layouts as ``parquet/`` and ``tsv/`` (as
+``../shared/data/glue`` does): Parquet is tried first. When nothing is found, the error
+suggests a folder below ``<dir>`` that holds the split.
+
 TSVs are read as the original GLUE processors read them: split on tabs with no quote
 handling (MRPC and MNLI texts contain unbalanced ``"``), MRPC's byte-order mark dropped, CoLA
 without a header, text labels mapped to the Hugging Face label order.
@@ -110,8 +114,23 @@ def _names_task(folder: Path, task: TaskSpec) -> bool:
         return False
 
 
+# A GLUE root that keeps both layouts side by side names their folders this way; a user who
+# passes the root instead of the folder inside meant the layout inside.
+LAYOUT_FOLDERS = {PARQUET: "parquet", TSV: "tsv"}
+
+
 def _candidates(task: TaskSpec, split: str, root: Path) -> list[tuple[str, Path, str]]:
-    """(layout, folder, file pattern) in the order they are tried: Parquet first."""
+    """(layout, folder, file pattern) in the order they are tried: ``root`` itself first
+    (Parquet, then TSV), then the layout folders of a GLUE root (``parquet/``, ``tsv/``)."""
+    out = _layout_candidates(task, split, root)
+    for layout, name in LAYOUT_FOLDERS.items():
+        inner = root / name
+        if inner.is_dir():
+            out += [c for c in _layout_candidates(task, split, inner) if c[0] == layout]
+    return out
+
+
+def _layout_candidates(task: TaskSpec, split: str, root: Path) -> list[tuple[str, Path, str]]:
     parquet_folders, tsv_folders = [root / str(task.hf_config)], [root / str(task.tsv_dir)]
     if _names_task(root, task):  # --data-dir pointed at the task's own folder
         parquet_folders.append(root)
@@ -120,6 +139,54 @@ def _candidates(task: TaskSpec, split: str, root: Path) -> list[tuple[str, Path,
     for folder in parquet_folders:
         out += [(PARQUET, folder, f"{split}.parquet"), (PARQUET, folder, f"{split}-*.parquet")]
     return out + [(TSV, folder, _tsv_name(split)) for folder in tsv_folders]
+
+
+def _first_match(candidates: list[tuple[str, Path, str]]) -> tuple[str, list[Path]] | None:
+    for layout, folder, pattern in candidates:
+        files = sorted(folder.glob(pattern))
+        if files:
+            return layout, files
+    return None
+
+
+# How far below --data-dir a suggestion is looked for, and how many folders at most: a user
+# who passed a folder too high up (the repository, a home folder) must not wait for a walk.
+_SUGGEST_DEPTH = 3
+_SUGGEST_FOLDERS = 2000
+
+
+def suggest_data_dir(task: TaskSpec, split: str, root: Path) -> Path | None:
+    """The shallowest folder below ``root`` that holds ``split`` of ``task``, if any."""
+    level, seen = [root], 0
+    for _ in range(_SUGGEST_DEPTH):
+        deeper = []
+        for folder in level:
+            try:
+                children = sorted(p for p in folder.iterdir()
+                                  if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                continue
+            for child in children:
+                seen += 1
+                if seen > _SUGGEST_FOLDERS:
+                    return None
+                if _first_match(_candidates(task, split, child)):
+                    return child
+                deeper.append(child)
+        level = deeper
+    return None
+
+
+def describe_source(task: TaskSpec, data_dir: str | Path) -> str:
+    """Which layout a data folder is read in, and from where (for the launch's summary).
+
+    Example:
+        >>> describe_source(get_task("sst2"), "../shared/data/glue")  # doctest: +SKIP
+        'the Parquet layout in ../shared/data/glue/parquet/sst2'
+    """
+    layout, files = find_split(task, "train", data_dir)
+    name = "Parquet" if layout == PARQUET else "GLUE_DATA TSV"
+    return f"the {name} layout in {files[0].parent}"
 
 
 def find_split(task: TaskSpec, split: str, data_dir: str | Path) -> tuple[str, list[Path]]:
@@ -142,18 +209,20 @@ def find_split(task: TaskSpec, split: str, data_dir: str | Path) -> tuple[str, l
             f" or the GLUE_DATA TSV layout (<dir>/{task.tsv_dir}/{_tsv_name(split)})"
         )
     candidates = _candidates(task, split, root)
-    for layout, folder, pattern in candidates:
-        files = sorted(folder.glob(pattern))
-        if files:
-            not_files = [f for f in files if not f.is_file()]
-            if not_files:
-                raise DataNotFoundError(
-                    f"{not_files[0]} is a directory, not a data file; the {split!r} split of "
-                    f"task {task.name!r} must be a file there")
-            return layout, files
+    found = _first_match(candidates)
+    if found is not None:
+        layout, files = found
+        not_files = [f for f in files if not f.is_file()]
+        if not_files:
+            raise DataNotFoundError(
+                f"{not_files[0]} is a directory, not a data file; the {split!r} split of "
+                f"task {task.name!r} must be a file there")
+        return layout, files
     looked = "\n  ".join(str(folder / pattern) for _, folder, pattern in candidates)
+    inside = suggest_data_dir(task, split, root)
+    hint = f"\nthe folder inside holds it: pass --data-dir {inside}" if inside else ""
     raise DataNotFoundError(
-        f"no {split!r} split of task {task.name!r} under {root}; looked for:\n  {looked}"
+        f"no {split!r} split of task {task.name!r} under {root}; looked for:\n  {looked}{hint}"
     )
 
 

@@ -4,7 +4,8 @@ Trials report to the sweep only when they evaluate, which for a dense fine-tune 
 teacher built inside a CAP trial) can be minutes apart. This prints
 ``dense step 120/500 (24%), loss 0.4312, 3.2 steps/s, next evaluation at step 150`` to stdout,
 which Ray forwards to the driver's console under the trial's name. Plain stdout: trainables
-do not import Ray.
+do not import Ray. :func:`tagged` gives a module its one-off progress lines the same way
+(``[cap] building the teacher ...``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ def every_s() -> float:
         return max(0.0, float(os.environ.get("PRUNESWEEP_PROGRESS_S", DEFAULT_EVERY_S)))
     except ValueError:
         return DEFAULT_EVERY_S
+
+
+def tagged(tag: str) -> Callable[[str], None]:
+    """``log(message)`` printing ``[tag] message`` to stdout, flushed (Ray shows a trial's
+    stdout in the driver's log).
+
+    Example:
+        >>> tagged("cap")("teacher built")
+        [cap] teacher built
+    """
+    def log(message: str) -> None:
+        print(f"[{tag}] {message}", flush=True)
+
+    return log
 
 
 class Heartbeat:

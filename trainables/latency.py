@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from trainables import report_keys as K
 from trainables.runtime import autocast, eval_mode, synchronize, to_device
 
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -64,7 +65,7 @@ def paired_latency_ms(model: nn.Module, tensors: Mapping[str, torch.Tensor], *,
     """
     dense = dense_twin(model, device) if dense is None else dense
     batch = latency_batch(tensors, device, batch_size)
-    models = {"latency_ms": model, "dense_latency_ms": dense}
+    models = {K.LATENCY_MS: model, K.DENSE_LATENCY_MS: dense}
     samples: dict[str, list[float]] = {key: [] for key in models}
     with eval_mode(model, dense):
         for index in range(warmup + rounds):
@@ -77,7 +78,7 @@ def paired_latency_ms(model: nn.Module, tensors: Mapping[str, torch.Tensor], *,
                 if index >= warmup:  # the first passes pay for allocation and kernel choice
                     samples[key].append(time.perf_counter() - start)
     result = {key: 1000.0 * statistics.median(times) for key, times in samples.items()}
-    result["speedup"] = result["dense_latency_ms"] / result["latency_ms"]
+    result[K.SPEEDUP] = result[K.DENSE_LATENCY_MS] / result[K.LATENCY_MS]
     return result
 
 
@@ -88,6 +89,6 @@ def same_model_latency(result: Mapping[str, float]) -> dict[str, float]:
     Without this, the alternating timing's noise (up to ~20% on a loaded CPU, measured) is
     reported as a speed-up, and a sweep with ``--objectives score,speedup`` would optimise it.
     """
-    pooled = (result["latency_ms"] + result["dense_latency_ms"]) / 2
-    return {"latency_ms": pooled, "dense_latency_ms": pooled, "speedup": 1.0}
+    pooled = (result[K.LATENCY_MS] + result[K.DENSE_LATENCY_MS]) / 2
+    return {K.LATENCY_MS: pooled, K.DENSE_LATENCY_MS: pooled, K.SPEEDUP: 1.0}
 

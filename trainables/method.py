@@ -10,7 +10,8 @@ overrides what it changes. The loop (:func:`trainables.finetune.fine_tune`) call
 - at every evaluation, inside ``with evaluating():`` (CAP: the final threshold),
   ``sparsity(model)`` and, on the last one, ``final_metrics(model)`` and
   ``latency(model, tensors, device, bf16)``; then ``sparsity_settled(step)``;
-- ``save(directory)`` into every checkpoint, ``load(directory)`` when resuming from one.
+- ``save(directory)`` into every checkpoint, ``load(directory)`` when resuming from one;
+  ``stock_model(model)`` for the final checkpoint's exportable stock folder.
 
 Example:
     >>> class Halved(Method):                                  # a method changes its loss
@@ -88,6 +89,13 @@ class Method:
         """``latency_ms``, ``dense_latency_ms``, ``speedup`` of the final model, after
         :meth:`final_metrics`: the model against its dense twin, alternating."""
         return paired_latency_ms(model, tensors, device=device, bf16=bf16)
+
+    def stock_model(self, model: nn.Module) -> nn.Module:
+        """The trained model as a stock transformers model (``from_pretrained`` loads it with
+        no code of this project), saved into the final checkpoint's export folder
+        (:func:`trainables.checkpoint.save_stock_folder`); after :meth:`final_metrics`.
+        Dense fine-tuning: the model itself."""
+        return model
 
     def save(self, directory: Path) -> None:
         """Write the method's own state into a checkpoint folder."""

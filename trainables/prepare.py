@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from trainables import report_keys as K
 from trainables.artifacts import ArtifactStore
 from trainables.config import TrainConfig
 from trainables.data import TaskData, load_task_data
@@ -24,7 +25,7 @@ class Prepared:
     store: ArtifactStore | None
 
     def identity(self, cfg: TrainConfig) -> dict[str, Any]:
-        return {"task": self.task.name, "model": cfg.model, "seed": cfg.seed}
+        return {K.TASK: self.task.name, K.MODEL: cfg.model, K.SEED: cfg.seed}
 
 
 def artifact_store(cfg: TrainConfig) -> ArtifactStore | None:

@@ -35,13 +35,14 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
         import ray
         from ray import tune
 
+        from trainables import report_keys as K
         from trainables import run_function
 
         # Ray logs every persisted checkpoint at INFO; one line per evaluation is noise.
         logging.getLogger("ray.train").setLevel(logging.WARNING)
         run = run_function(name)
         node = ray.get_runtime_context().get_node_id()
-        from trainables.targets import SWEEP_ONLY_KEYS
+        from facts.columns import SWEEP_ONLY_KEYS
 
         # --targets bookkeeping for the results writer, not a setting of the trainable.
         config = {k: v for k, v in config.items() if k not in SWEEP_ONLY_KEYS}
@@ -52,7 +53,7 @@ def tune_trainable(name: str) -> Callable[[dict[str, Any]], None]:
             checkpoint = None
             if checkpoint_dir is not None:
                 checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir))
-            tune.report({**metrics, "node": node}, checkpoint=checkpoint)
+            tune.report({**metrics, K.NODE: node}, checkpoint=checkpoint)
 
         trial_name = tune.get_context().get_trial_name()
         if trial_name:

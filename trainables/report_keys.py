@@ -1,9 +1,11 @@
-"""Keys of a trainable's report that the orchestrator reads while a sweep runs.
+"""The keys of a trainable's report: :mod:`facts.columns`, under the trainables' short name.
 
-A trainable writes them, the orchestrator's searcher and early stopper read them; both sides
-import these names, so a rename cannot leave one side reading a key nobody writes. Torch-free
-(imports nothing), so ``python -m orchestrator --help`` stays light. ``analysis`` reads the
-stored rows through its own schema (it imports no sibling package).
+A trainable writes them, the orchestrator's searcher and early stopper read them, the results
+writer stores the columns among them; every side imports the names from
+:mod:`facts.columns` (this module re-exports the ones a trainable reports), so a rename
+cannot leave one side reading a key nobody writes, and a key that is neither a column nor a
+declared extra (``REPORT_EXTRAS``) is refused by the writer instead of being dropped.
+Torch-free, like ``facts``, so ``python -m orchestrator --help`` stays light.
 
 Example:
     >>> from trainables import report_keys as K
@@ -13,15 +15,12 @@ Example:
 
 from __future__ import annotations
 
-STEP = "step"  # optimizer steps done at this report
-TOTAL_STEPS = "total_steps"  # optimizer steps of the whole trial
-IS_FINAL = "is_final"  # True on the trial's last report only
-# True once sparsity no longer changes (always for dense and SMP; CAP after its threshold
-# schedule): multi-objective early stopping compares trials only from that point on.
-SPARSITY_SETTLED = "sparsity_settled"
-
-# the four sparsity columns, all by the one counting rule of trainables.sparsity
-WEIGHT_SPARSITY = "weight_sparsity"
-HEAD_SPARSITY = "head_sparsity"
-PARAMS_TOTAL = "params_total"
-PARAMS_REMAINING = "params_remaining"
+# every key a trainable reports (METRIC_COLUMNS, the identity it knows, the extras)
+from facts.columns import (  # noqa: F401
+    ACCURACY, BANK_BYTES, COLLAPSED, DENSE_LATENCY_MS, DEVICE, ELAPSED_S, EPOCH,
+    EVAL_EXAMPLES, EVAL_LABEL_COUNTS, EVAL_LOSS, EXAMPLES_PER_S, F1, HEAD_SPARSITY, IS_FINAL,
+    LAMBDA_SCALE, LATENCY_MS, MAJORITY_SCORE, MCC, METHOD, METRIC_COLUMNS, MNLI_MM_ACCURACY,
+    MODEL, NODE, PARAMS_REMAINING, PARAMS_TOTAL, PEARSON, REPORT_EXTRAS, SCORE, SCORE_SE, SEED,
+    SPARSITY_SETTLED, SPEARMAN, SPEEDUP, STEP, TASK, TOTAL_STEPS, TRAIN_TIME_S, WEIGHT_SPARSITY,
+    WORK_S, is_report_key, unknown_report_keys,
+)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from trainables import report_keys as K
 from trainables.tasks import TaskSpec, as_predictions, compute_metrics
 
 #: Bootstrap resamples for non-accuracy scores: the se itself is then known to about
@@ -96,12 +97,12 @@ def is_collapsed(score: float, majority: float, se: float) -> bool:
 def score_evidence(task: TaskSpec, predictions: Any, labels: Any) -> dict[str, Any]:
     """The evidence columns of one evaluation (see the module docstring)."""
     gold = np.asarray(labels)
-    score = compute_metrics(task, predictions, gold)["score"]
+    score = compute_metrics(task, predictions, gold)[K.SCORE]
     majority = majority_score(task, gold)
     se = score_standard_error(task, predictions, gold)
-    return {"eval_examples": int(len(gold)), "eval_label_counts": label_counts(task, gold),
-            "majority_score": majority, "score_se": se,
-            "collapsed": is_collapsed(score, majority, se)}
+    return {K.EVAL_EXAMPLES: int(len(gold)), K.EVAL_LABEL_COUNTS: label_counts(task, gold),
+            K.MAJORITY_SCORE: majority, K.SCORE_SE: se,
+            K.COLLAPSED: is_collapsed(score, majority, se)}
 
 
 # -- weighted metrics: one bootstrap resample per row of `weights` ---------------------------

@@ -27,7 +27,7 @@ from torch import nn
 from trainables import report_keys as K
 from trainables.models import bert_of
 from trainables.models import iter_encoder_linears
-from trainables.targets import layout_from_config
+from trainables.param_layout import layout_from_config
 
 # the kept entries of one encoder linear's weight: a boolean [out, in] map
 KeptEntries = Callable[[nn.Module], torch.Tensor]

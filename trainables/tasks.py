@@ -5,8 +5,10 @@ GLUE_DATA folder), which text columns and labels it has, which splits are evalua
 metrics make up its primary ``score`` (the column the result schema ranks trials by). Two toy
 tasks, shaped like SST-2 and MRPC, run on generated data (see :mod:`trainables.toy`).
 
-This module imports neither torch nor transformers, so search spaces and the CLI can read the
-table cheaply.
+What a task *is* (metrics, primary metrics, label names, regression, chance level) is
+:mod:`facts.tasks`' (the analysis reads the same facts); this table adds where the data lives
+and how it is read. This module imports neither torch nor transformers, so search spaces and
+the CLI can read the table cheaply.
 
 Example:
     >>> task = get_task("SST-2")
@@ -19,14 +21,14 @@ Example:
 from __future__ import annotations
 
 import difflib
-import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-METRICS = ("accuracy", "f1", "mcc", "pearson", "spearman")
+from facts.columns import SCORE
+from facts.tasks import METRICS, TASK_FACTS, TaskFacts, normalise
 
 
 class UnknownTaskError(ValueError):
@@ -79,9 +81,14 @@ class TaskSpec:
             raise ValueError(f"`eval_splits` must not be empty, but got {self.eval_splits=}.")
 
     @property
+    def facts(self) -> TaskFacts:
+        """What this task is (metrics, labels): the rules of :mod:`facts.tasks` apply."""
+        return TaskFacts(self.name, self.label_names, self.metrics, self.primary)
+
+    @property
     def num_labels(self) -> int:
         """Classes of a classifier head; 1 for regression (STS-B)."""
-        return len(self.label_names) or 1
+        return self.facts.num_labels
 
     @property
     def is_pair(self) -> bool:
@@ -89,7 +96,7 @@ class TaskSpec:
 
     @property
     def is_regression(self) -> bool:
-        return not self.label_names
+        return self.facts.is_regression
 
     @property
     def is_toy(self) -> bool:
@@ -98,62 +105,41 @@ class TaskSpec:
 
     @property
     def chance_score(self) -> float:
-        """The ``score`` of a constant or random predictor, a floor for sanity checks.
-
-        0 where the score is a correlation (MCC, Pearson/Spearman); otherwise the accuracy of
-        a uniform random guess, ``1 / num_labels`` (0.5 for the binary tasks, including MRPC
-        and QQP whose score also averages in F1, 1/3 for MNLI). This is deliberately simple:
-        a majority-class predictor can do better on skewed tasks (QQP: about 0.63 accuracy).
-        """
-        if {"mcc", "pearson", "spearman"} & set(self.primary):
-            return 0.0
-        return 1.0 / self.num_labels
+        """The ``score`` of a constant or random predictor (:attr:`TaskFacts.chance_score`)."""
+        return self.facts.chance_score
 
 
-def _binary(name: str, hf_config: str | None, tsv_dir: str | None, text_fields: tuple[str, ...],
-            label_names: tuple[str, str], *, with_f1: bool = False) -> TaskSpec:
-    metrics = ("accuracy", "f1") if with_f1 else ("accuracy",)
-    return TaskSpec(name, hf_config, tsv_dir, text_fields, label_names,
-                    metrics=metrics, primary=metrics)
+def _spec(name: str, hf_config: str | None, tsv_dir: str | None,
+          text_fields: tuple[str, ...], **splits: Any) -> TaskSpec:
+    """The task ``name`` of :data:`facts.tasks.TASK_FACTS` with where its data lives."""
+    facts = TASK_FACTS[name]
+    return TaskSpec(name, hf_config, tsv_dir, text_fields, facts.label_names,
+                    metrics=facts.metrics, primary=facts.primary, **splits)
 
 
-# Label orders are those of the `nyu-mll/glue` ClassLabel features, so that integer labels
-# read from Parquet and text labels read from GLUE_DATA TSVs agree.
-_ENTAIL = ("entailment", "not_entailment")
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("cola", "cola", "CoLA", ("sentence",), ("unacceptable", "acceptable"),
-                 metrics=("mcc", "accuracy"), primary=("mcc",)),
-        _binary("sst2", "sst2", "SST-2", ("sentence",), ("negative", "positive")),
-        _binary("mrpc", "mrpc", "MRPC", ("sentence1", "sentence2"),
-                ("not_equivalent", "equivalent"), with_f1=True),
-        _binary("qqp", "qqp", "QQP", ("question1", "question2"),
-                ("not_duplicate", "duplicate"), with_f1=True),
-        TaskSpec("stsb", "stsb", "STS-B", ("sentence1", "sentence2"), (),
-                 metrics=("pearson", "spearman"), primary=("pearson", "spearman")),
-        TaskSpec("mnli", "mnli", "MNLI", ("premise", "hypothesis"),
-                 ("entailment", "neutral", "contradiction"),
-                 eval_splits=("validation_matched", "validation_mismatched")),
-        _binary("qnli", "qnli", "QNLI", ("question", "sentence"), _ENTAIL),
-        _binary("rte", "rte", "RTE", ("sentence1", "sentence2"), _ENTAIL),
-        _binary("toy_single", None, None, ("sentence",), ("negative", "positive")),
-        _binary("toy_pair", None, None, ("sentence1", "sentence2"),
-                ("not_equivalent", "equivalent"), with_f1=True),
+        _spec("cola", "cola", "CoLA", ("sentence",)),
+        _spec("sst2", "sst2", "SST-2", ("sentence",)),
+        _spec("mrpc", "mrpc", "MRPC", ("sentence1", "sentence2")),
+        _spec("qqp", "qqp", "QQP", ("question1", "question2")),
+        _spec("stsb", "stsb", "STS-B", ("sentence1", "sentence2")),
+        _spec("mnli", "mnli", "MNLI", ("premise", "hypothesis"),
+              eval_splits=("validation_matched", "validation_mismatched")),
+        _spec("qnli", "qnli", "QNLI", ("question", "sentence")),
+        _spec("rte", "rte", "RTE", ("sentence1", "sentence2")),
+        _spec("toy_single", None, None, ("sentence",)),
+        _spec("toy_pair", None, None, ("sentence1", "sentence2")),
     )
 }
 
 
-def _normalise(name: str) -> str:
-    # "SST-2", "sst_2" and "Sst2" all mean sst2; toy names lose their underscore too.
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 _BY_KEY: dict[str, str] = {}
-for _spec in TASKS.values():
-    for _alias in (_spec.name, _spec.hf_config, _spec.tsv_dir):
+for _task in TASKS.values():
+    for _alias in (_task.name, _task.hf_config, _task.tsv_dir):
         if _alias:
-            _BY_KEY[_normalise(_alias)] = _spec.name
+            _BY_KEY[normalise(_alias)] = _task.name
 
 
 def get_task(name: str) -> TaskSpec:
@@ -169,10 +155,10 @@ def get_task(name: str) -> TaskSpec:
     """
     if not isinstance(name, str):
         raise UnknownTaskError(f"task name must be a string, but got {name!r}")
-    found = _BY_KEY.get(_normalise(name))
+    found = _BY_KEY.get(normalise(name))
     if found is not None:
         return TASKS[found]
-    close = difflib.get_close_matches(_normalise(name), list(_BY_KEY), n=1, cutoff=0.5)
+    close = difflib.get_close_matches(normalise(name), list(_BY_KEY), n=1, cutoff=0.5)
     hint = f" Did you mean {_BY_KEY[close[0]]!r}?" if close else ""
     raise UnknownTaskError(
         f"unknown task {name!r}; valid tasks are {', '.join(TASKS)}.{hint}"
@@ -203,7 +189,7 @@ def compute_metrics(task: TaskSpec, predictions: Any, labels: Any) -> dict[str, 
     gold = np.asarray(labels)
     pred = as_predictions(task, np.asarray(predictions), len(gold))
     values = {metric: _METRIC_FNS[metric](pred, gold) for metric in task.metrics}
-    values["score"] = float(np.mean([values[m] for m in task.primary]))
+    values[SCORE] = float(np.mean([values[m] for m in task.primary]))
     return values
 
 

@@ -79,9 +79,10 @@ def _settled_from(settings: dict[str, Any], total: int) -> int:
 def trial_rows(experiment_dir: Path, repeat_of: dict[str, str] | None = None) -> list[dict]:
     """The table rows of every ended trial of one experiment, in (trial, step) order."""
     from analysis import schema as S
+    from analysis.io import read_results
 
     info = _settings(experiment_dir)
-    df = S.read_results(experiment_dir, strict=False)
+    df = read_results(experiment_dir, strict=False)
     if df.empty:
         return []
     rows: list[dict] = []

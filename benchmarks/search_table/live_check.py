@@ -29,11 +29,12 @@ for _path in (REPO, REPO / "benchmarks"):
 def outcomes(experiment_dir: Path) -> list:
     """One :class:`search_efficiency.TrialOutcome` per ended trial, in proposal order."""
     from analysis import schema as S
+    from analysis.io import read_results
     from orchestrator.experiment import Experiment
     from orchestrator.status import study_trials, trial_order
     from search_efficiency import TrialOutcome
 
-    df = S.read_results(experiment_dir, strict=False)
+    df = read_results(experiment_dir, strict=False)
     experiment = Experiment.open(str(experiment_dir.parent), experiment_dir.name)
     order = trial_order(df, study_trials(experiment))
     result = []

@@ -26,8 +26,9 @@ sys.path.insert(0, str(REPO))
 
 def recorded_params(experiment_dir: Path, trial_id: str) -> dict:
     from analysis import schema as S
+    from analysis.io import read_results
 
-    df = S.read_results(experiment_dir, strict=False)
+    df = read_results(experiment_dir, strict=False)
     rows = df[df[S.TRIAL_ID] == trial_id]
     if rows.empty:
         raise SystemExit(f"error: trial {trial_id!r} is not in {experiment_dir}")

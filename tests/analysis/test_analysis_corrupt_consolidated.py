@@ -8,6 +8,7 @@ import pytest
 
 from analysis import schema
 from analysis.io import read_experiment
+from analysis.io import read_results
 
 TRIALS = [{"trial_id": "a", "score": 0.8, "weight_sparsity": 0.5, "iterations": 3},
           {"trial_id": "b", "score": 0.7, "weight_sparsity": 0.9, "iterations": 2}]
@@ -37,7 +38,7 @@ def test_read_experiment_falls_back_to_the_row_files(corrupt, latest_only):
 
 def test_read_results_falls_back_to_the_row_files(corrupt):
     with pytest.warns(UserWarning, match="per-row files instead"):
-        rows = schema.read_results(corrupt)
+        rows = read_results(corrupt)
     assert sorted(rows[rows[schema.TRIAL_ID] == "a"][schema.ITERATION]) == [1, 2, 3]
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from analysis import schema
 from analysis.cli import main
+from facts.checkpoints import EXPORT_DIR
 
 torch = pytest.importorskip("torch")
 
@@ -118,10 +119,25 @@ def test_export_loads_stock_and_scores_what_the_row_says(trials, trainable, tmp_
     assert f"{final[schema.SCORE]:.4g} +- {final[schema.SCORE_SE]:.4g} (1 standard error)" in card
     assert f"| evaluated rows | {final[schema.EVAL_EXAMPLES]} (one seed" in card
     assert "| collapsed | **yes**" in card
-    if trainable == "smp":
-        assert "restored as zeros" in printed
-    if trainable == "cap":
-        assert "pruned_model" in printed
+    # every method wrote its stock folder into its final checkpoint: export only copies it
+    assert f"copied {exp}" in printed and f"/{EXPORT_DIR}" in printed
+
+
+def test_a_checkpoint_without_the_stock_folder_says_how_to_get_one(trials, tmp_path,
+                                                                    capsys) -> None:
+    """A checkpoint of an older version (dense and SMP wrote no stock folder then)."""
+    exp, _ = trials["dense"]
+    old = tmp_path / "old"
+    shutil.copytree(exp, old)
+    for folder in old.glob(f"dense_x_*/checkpoint_*/{EXPORT_DIR}"):
+        shutil.rmtree(folder)
+    assert main(["export", str(old), "--include-collapsed", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert f"holds no {EXPORT_DIR}/ folder" in err and "run the trial again" in err
+    assert ("python -m orchestrator launch --space dense_x --profile smoke --num-samples 1 "
+            "--set learning_rate=0.0003 --set seed=0") in err
+    assert "python -m orchestrator resume dense_exp" in err
+    assert not (tmp_path / "m").exists()
 
 
 def test_checkpoint_path_column_wins_over_the_trial_folder(trials, tmp_path, capsys) -> None:

@@ -11,7 +11,7 @@ from analysis_fixtures import file_name, trial_rows
 from analysis import schema as S
 from analysis.cli import main
 from analysis.io import read_experiments
-from analysis.targets import target_table
+from analysis.target_table import target_table
 
 AIMED = [  # a --targets sweep: (trial, score, achieved, aimed at)
     ("a1", 0.80, 0.62, 0.5), ("a2", 0.85, 0.505, 0.5), ("a3", 0.70, 0.896, 0.9),

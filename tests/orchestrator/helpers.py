@@ -13,6 +13,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from analysis import schema as S
+from analysis.io import read_results
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +43,7 @@ def wait_for(predicate, timeout: float, what: str, poll: float = 0.2):
 
 
 def result_rows(exp: Path):
-    return S.read_results(exp, strict=True)
+    return read_results(exp, strict=True)
 
 
 def lost_and_duplicated(df, num_trials: int) -> tuple[int, int]:

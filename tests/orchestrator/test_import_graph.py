@@ -1,9 +1,12 @@
-"""No import circle inside ``orchestrator/``, and nothing but ``__main__`` imports the CLI.
+"""No import circle in any package, the layers' import rules, and only ``__main__`` imports
+the orchestrator's CLI.
 
-Two views of the same rule: each module imported alone in a fresh interpreter must not pull
-in :mod:`orchestrator.cli` (what runs at import time), and the static graph of every
-``orchestrator`` import, function bodies included (what runs later), must have no cycle and
-no edge into the CLI or from one command module into another.
+Two views of the same rules: each orchestrator module imported alone in a fresh interpreter
+must not pull in :mod:`orchestrator.cli` (what runs at import time), and the static graph of
+every import, function bodies included (what runs later), must have no cycle (in any of the
+project's packages, across packages too), no edge into the CLI or from one command module
+into another; ``facts`` imports only the standard library, and ``analysis`` no sibling
+package but ``facts``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ MODULES = sorted(f"orchestrator.{m.name}" for m in pkgutil.iter_modules([str(ROO
 #: One module per subcommand (cli.COMMANDS): they may import shared modules, not each other.
 COMMAND_MODULES = {"orchestrator.launch", "orchestrator.resume", "orchestrator.status",
                    "orchestrator.dashboard", "orchestrator.artifacts_cli",
-                   "orchestrator.spaces_cli"}
+                   "orchestrator.spaces_cli",
+                   "orchestrator.confirm"}
 
 
 def _env() -> dict[str, str]:
@@ -106,3 +110,101 @@ def test_no_import_cycle_even_through_function_bodies():
     for module in MODULES:
         if module not in state:
             visit(module, [])
+
+
+# -- every package -------------------------------------------------------------------------
+
+PACKAGES = ("orchestrator", "trainables", "analysis", "search_spaces", "facts")
+PROJECT = ROOT.parent
+
+
+def _project_modules() -> dict[str, Path]:
+    """Every module of the project's packages (sub-packages included) and its file."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((PROJECT / package).rglob("*.py")):
+            parts = list(path.relative_to(PROJECT).with_suffix("").parts)
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+PROJECT_MODULES = _project_modules()
+
+
+def _imported_names(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports, at the top or inside a function
+    (``from a import b`` gives ``a.b`` when that is a module, else ``a``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in
+                      PROJECT_MODULES else node.module for a in node.names}
+    return names
+
+
+def _project_module(name: str) -> str | None:
+    """The project module ``name`` is (or lies in), or None for a module of elsewhere."""
+    while name not in PROJECT_MODULES and "." in name:
+        name = name.rsplit(".", 1)[0]
+    return name if name in PROJECT_MODULES else None
+
+
+PROJECT_GRAPH = {m: {d for n in _imported_names(path) if (d := _project_module(n))} - {m}
+                 for m, path in PROJECT_MODULES.items()}
+
+
+def test_the_project_graph_sees_every_package():
+    assert {m.split(".", 1)[0] for m in PROJECT_GRAPH} == set(PACKAGES)
+    assert "trainables.sparse.whole_model" in PROJECT_GRAPH["trainables.sparse.convert"]
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    found: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(graph[module]):
+            if state.get(dep) == 1:
+                found.append([*path, module, dep][[*path, module].index(dep):])
+            elif dep not in state:
+                visit(dep, [*path, module])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+    return found
+
+
+def test_no_import_cycle_in_any_package_even_through_function_bodies():
+    cycles = [" -> ".join(c) for c in _cycles(PROJECT_GRAPH)]
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+def test_the_cycle_check_finds_a_cycle():
+    graph = {"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": set()}
+    assert _cycles(graph) == [["a.x", "a.y", "a.z", "a.x"]]
+
+
+def test_facts_imports_only_the_standard_library():
+    outside = {m: sorted(n for n in _imported_names(path)
+                         if n.split(".")[0] not in (*sys.stdlib_module_names, "facts"))
+               for m, path in PROJECT_MODULES.items() if m.split(".")[0] == "facts"}
+    assert {m: names for m, names in outside.items() if names} == {}
+    code = ("import sys; before = set(sys.modules)\n"
+            "import facts.columns, facts.tasks, facts.checkpoints, facts.targets\n"
+            "print('\\n'.join(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_env(), timeout=300, check=True)
+    loaded = {name.split(".")[0] for name in out.stdout.split()}
+    assert loaded - {"facts"} <= set(sys.stdlib_module_names)
+
+
+def test_analysis_imports_no_sibling_package_but_facts():
+    siblings = set(PACKAGES) - {"analysis", "facts"}
+    crossings = {m: sorted(d for d in deps if d.split(".")[0] in siblings)
+                 for m, deps in PROJECT_GRAPH.items() if m.split(".")[0] == "analysis"}
+    assert {m: deps for m, deps in crossings.items() if deps} == {}

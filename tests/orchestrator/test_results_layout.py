@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from analysis import schema as S
+from analysis.io import read_results
 from analysis.io import read_experiment
 from orchestrator.results import (
     ParquetResultsCallback, build_row, consolidate_trial, result_file, row_folder,
@@ -97,7 +98,7 @@ def test_stock_readers_see_each_row_once_during_and_after_a_sweep(callback):
         assert _keys(df) == expected, reader
         assert df[S.IS_FINAL].sum() == 2, reader
     assert _keys(read_experiment(exp)) == expected
-    assert _keys(S.read_results(exp, strict=True)) == expected
+    assert _keys(read_results(exp, strict=True)) == expected
 
 
 def test_a_trial_that_runs_again_leaves_one_consolidated_file_in_results(callback):
@@ -135,7 +136,7 @@ def test_old_layout_is_still_read_and_kept_on_resume(tmp_path):
 
     assert row_folder(storage, str(results)) == str(results)  # a resumed sweep keeps it
     assert _keys(read_experiment(tmp_path / "old")) == [("t1", 1), ("t1", 2), ("t2", 1)]
-    assert _keys(S.read_results(tmp_path / "old")) == [("t1", 1), ("t1", 2), ("t2", 1)]
+    assert _keys(read_results(tmp_path / "old")) == [("t1", 1), ("t1", 2), ("t2", 1)]
     # A callback pickled before the split keeps writing where its rows are.
     cb = ParquetResultsCallback.__new__(ParquetResultsCallback)
     cb.__setstate__({"storage_text": str(tmp_path), "results_dir": str(results)})

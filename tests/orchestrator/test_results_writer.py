@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from analysis import schema as S
 from analysis.io import list_result_files
+from analysis.io import read_results
 from analysis.layout import collapse_consolidated
 from orchestrator.results import (
-    build_row, consolidate_trial, result_file, write_rows_atomic,
+    UnknownReportKeyError, build_row, consolidate_trial, result_file, write_rows_atomic,
 )
 from orchestrator.storage import open_storage
 
@@ -36,6 +39,15 @@ def test_build_row_carries_identity_params_and_status():
     assert row[S.EXPERIMENT] == "e"
 
 
+def test_build_row_refuses_a_key_that_is_neither_a_column_nor_a_declared_extra():
+    result = {"training_iteration": 1, "step": 4, "score": 0.5, "weight_sparsty": 0.3,
+              "time_this_iter_s": 0.1, "config": {}, "total_steps": 8}  # Tune's keys pass
+    with pytest.raises(UnknownReportKeyError, match="'weight_sparsty'"):
+        build_row(result, {}, {}, [], "t1")
+    del result["weight_sparsty"]
+    assert build_row(result, {}, {}, [], "t1")[S.STEP] == 4
+
+
 def test_consolidated_trial_is_read_instead_of_its_row_files(tmp_path):
     storage = open_storage(str(tmp_path))
     results = tmp_path / "results"
@@ -48,7 +60,7 @@ def test_consolidated_trial_is_read_instead_of_its_row_files(tmp_path):
     assert consolidated.endswith("/done-upto000003.parquet")
     files = [p.rsplit("/", 1)[-1] for p in collapse_consolidated(list_result_files(tmp_path))]
     assert files == ["done-upto000003.parquet", "live-it000001.parquet"]
-    df = S.read_results(tmp_path, strict=True)
+    df = read_results(tmp_path, strict=True)
     assert sorted(zip(df[S.TRIAL_ID], df[S.ITERATION])) == [
         ("done", 1), ("done", 2), ("done", 3), ("live", 1)]
     # Per-row files are kept (append-only): nothing was deleted.

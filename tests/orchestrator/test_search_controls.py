@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from analysis import schema as S
+from analysis.io import read_results
 from analysis.pareto import pareto_mask
 from orchestrator.cli import main
 from orchestrator.early_stop import ParetoRungScheduler
@@ -25,7 +26,7 @@ def _launch(tmp_path, name: str, *args: str) -> int:
 
 def test_early_stopped_trials_are_pruned_and_never_on_the_front(ray_local, tmp_path):
     assert _launch(tmp_path, "es", "--num-samples", "10", "--seed", "1") == 0
-    df = S.read_results(tmp_path / "es", strict=True)
+    df = read_results(tmp_path / "es", strict=True)
     final = df[df[S.IS_FINAL]]
     pruned = set(final[final[S.STATUS] == S.STATUS_PRUNED][S.TRIAL_ID])
     completed = final[final[S.STATUS] == S.STATUS_COMPLETED]
@@ -41,7 +42,7 @@ def test_early_stopped_trials_are_pruned_and_never_on_the_front(ray_local, tmp_p
 def test_no_early_stop_runs_every_trial_to_the_end(ray_local, tmp_path):
     assert _launch(tmp_path, "all", "--num-samples", "6", "--seed", "1",
                    "--no-early-stop") == 0
-    final = S.read_results(tmp_path / "all", strict=True).query("is_final")
+    final = read_results(tmp_path / "all", strict=True).query("is_final")
     assert (final[S.STATUS] == S.STATUS_COMPLETED).sum() == 6
 
 
@@ -114,7 +115,7 @@ def test_time_budget_stops_the_sweep(ray_local, tmp_path):
     assert main(["launch", "--space", "calibrate", "--set", "work_s=30", "--quiet",
                  "--storage", str(tmp_path), "--name", "tb", "--num-samples", "4",
                  "--time-budget", "8", "--no-early-stop"]) == 0
-    final = S.read_results(tmp_path / "tb", strict=True).query("is_final")
+    final = read_results(tmp_path / "tb", strict=True).query("is_final")
     assert (final[S.STATUS] == S.STATUS_PRUNED).any()
     assert not (final[S.STATUS] == S.STATUS_COMPLETED).any()
     states = {t.state for t in study_of(tmp_path / "tb").trials}

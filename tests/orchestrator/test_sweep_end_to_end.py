@@ -9,6 +9,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from analysis import schema as S
+from analysis.io import read_results
 from orchestrator.cli import main
 
 
@@ -25,7 +26,7 @@ def test_smoke_sweep_writes_valid_parquet_and_study(ray_local, tmp_path, capsys)
     assert record["space"] == "dense_sst2" and record["profile"] == "smoke"
     assert "ray" in record["versions"] and record["num_samples"] == 2
 
-    df = S.read_results(exp, strict=True)
+    df = read_results(exp, strict=True)
     assert set(df[S.TRIAL_ID]) and df[S.TRIAL_ID].nunique() == 2
     final = df[df[S.IS_FINAL]]
     assert len(final) == 2 and (final[S.STATUS] == S.STATUS_COMPLETED).all()

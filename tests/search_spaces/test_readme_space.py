@@ -1,4 +1,5 @@
-"""The README's "Add a space" example is real: its code registers a space that works."""
+"""The docs' "Add a space" example (docs/guide/extending.md, moved from the README) is real: its
+code registers a space that works."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ import pytest
 import search_spaces
 from orchestrator.cli import main
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guide" / "extending.md"
 
 
 def _example() -> str:
-    """The first Python block of the README's "### Add a space" section."""
-    text = README.read_text()
-    section = text[text.index("### Add a space"):]
-    section = section[:section.index("\n### ", 1)]
+    """The first Python block of the guide's "## Add a space" section."""
+    text = GUIDE.read_text()
+    section = text[text.index("## Add a space"):]
+    section = section[:section.index("\n## ", 1)]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert blocks, "the README's 'Add a space' section lost its example"
+    assert blocks, "the guide's 'Add a space' section lost its example"
     return blocks[0]
 
 
@@ -31,7 +32,7 @@ def registry(monkeypatch):
 
 
 def test_the_readme_example_registers_a_space_that_show_space_prints(registry, capsys):
-    exec(compile(_example(), str(README), "exec"), {"__name__": "readme_example"})
+    exec(compile(_example(), str(GUIDE), "exec"), {"__name__": "readme_example"})
     space = registry["dense_sst2_short"]
     assert space.trainable == "dense" and space.searched() == ("learning_rate", "warmup_ratio")
 
@@ -48,7 +49,7 @@ def test_the_readme_example_registers_a_space_that_show_space_prints(registry, c
 
 def test_a_typo_in_a_registered_space_is_one_line_at_show_space(registry, capsys):
     code = _example().replace('"num_train_epochs": 2', '"num_train_epoch": 2')
-    exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
+    exec(compile(code, str(GUIDE), "exec"), {"__name__": "readme_example"})
     assert main(["show-space", "dense_sst2_short", "--profile", "smoke"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: space 'dense_sst2_short' with profile 'smoke':")

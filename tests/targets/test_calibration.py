@@ -100,7 +100,7 @@ def _earlier_sweep(root, settings, points):
 
 def test_warm_start_rows_of_an_earlier_sweep_calibrate_the_first_trial(tmp_path):
     from orchestrator.settings import build_settings
-    from orchestrator.targets import condition_key, plan_targets
+    from orchestrator.target_plan import condition_key, plan_targets
     from search_spaces import get_space
 
     sweep = build_settings(get_space("cap_soft_sst2"), "smoke")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainables.targets import (
-    ParamLayout,
+from trainables.knob_maps import (
     UnreachableTargetError,
-    model_layout,
     smp_max_sparsity,
     smp_prune_ratio,
     soft_max_sparsity,
     topk_keep_ratio,
     topk_max_sparsity,
 )
+from trainables.param_layout import ParamLayout, model_layout
 
 TARGETS = (0.03, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95)  # the tiny model tops out at 0.952
 

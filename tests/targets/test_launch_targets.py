@@ -7,9 +7,10 @@ import json
 import pytest
 
 from analysis import schema as S
+from analysis.io import read_results
 from orchestrator.cli import main
 from orchestrator.errors import UsageError
-from orchestrator.targets import parse_targets
+from orchestrator.target_plan import parse_targets
 
 
 def _error(capsys) -> str:
@@ -71,7 +72,7 @@ def test_a_target_sweep_aims_every_trial_and_records_it(ray_local, capsys, tmp_p
             "smp_sst2": "prune_ratio"}[space]
     assert knob not in searching
     assert f"{knob} is derived from each trial's target" in out
-    final = S.read_results(storage / "t", strict=True)
+    final = read_results(storage / "t", strict=True)
     final = final[final[S.IS_FINAL]].sort_values(S.TRIAL_ID)
     assert len(final) == 3 and (final[S.STATUS] == S.STATUS_COMPLETED).all()
     # round robin: low, high, low (trial ids are not in trial order)
@@ -103,7 +104,7 @@ def test_lambda_control_without_targets_needs_its_own_target(capsys, tmp_path):
 
 def test_targets_steer_soft_trials_with_the_controller_by_default():
     from orchestrator.settings import build_settings
-    from orchestrator.targets import plan_targets
+    from orchestrator.target_plan import plan_targets
     from search_spaces import get_space
 
     sweep = build_settings(get_space("cap_soft_sst2"), "smoke", aimed=True)
@@ -117,7 +118,7 @@ def test_targets_steer_soft_trials_with_the_controller_by_default():
 
 def test_lambda_control_false_opts_a_targeted_sweep_out_of_the_controller():
     from orchestrator.settings import build_settings
-    from orchestrator.targets import plan_targets
+    from orchestrator.target_plan import plan_targets
     from search_spaces import get_space
 
     sweep = build_settings(get_space("cap_soft_sst2"), "smoke", sets=["lambda_control=false"],

@@ -2,7 +2,7 @@
 
 The sweep-level twin of :mod:`tests.trainables.golden_rows`: ``launch`` through the CLI on a
 local Ray cluster (one trial, sampler seed 7), then the stored rows read back with
-``analysis.schema.read_results``. It covers what the in-process golden rows cannot: Optuna's
+``analysis.io.read_results``. It covers what the in-process golden rows cannot: Optuna's
 suggestion for a seed, the profile's settings merged by the orchestrator, the writer's
 columns. Recorded with ``python -m tests.trainables.golden_sweeps`` on the code before the
 refactor; compared by :func:`tests.trainables.golden_rows.differences` (same tolerance).
@@ -30,6 +30,7 @@ COLUMNS = ("space", "method", "task", "model", "profile", "status", "seed", "ite
 def sweep_rows(space: str, storage: Path) -> list[dict[str, Any]]:
     """The rows of a one-trial smoke sweep of ``space``, by iteration (NaN as None)."""
     from analysis import schema as S
+    from analysis.io import read_results
     from orchestrator.cli import main
 
     code = main(["launch", "--space", space, "--profile", "smoke", "--num-samples", "1",
@@ -37,7 +38,7 @@ def sweep_rows(space: str, storage: Path) -> list[dict[str, Any]]:
                  "--no-dashboard", "--quiet"])
     if code != 0:
         raise RuntimeError(f"the smoke sweep of {space} exited with {code}")
-    df = S.read_results(storage / "golden", strict=True).sort_values(S.ITERATION)
+    df = read_results(storage / "golden", strict=True).sort_values(S.ITERATION)
     keep = [c for c in df.columns if c in COLUMNS or c.startswith("param_")]
     return [{k: _plain(v) for k, v in row.items()} for row in df[keep].to_dict("records")]
 

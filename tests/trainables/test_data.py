@@ -443,3 +443,41 @@ def test_examples_check_their_lengths_and_accept_label_lists():
         Examples(["a", "b"], ["c"], [1, 0])
     with pytest.raises(ValueError, match="labels"):
         Examples(["a", "b"], None, [1])
+
+
+# -- a GLUE root passed as --data-dir -------------------------------------------------------
+
+
+def test_glue_root_reads_the_parquet_layout_inside(shared_glue):
+    # ../shared/data/glue holds parquet/ and tsv/: the root is what a user passes first.
+    from trainables.glue_sources import describe_source, find_split
+
+    layout, files = find_split(get_task("sst2"), "validation", shared_glue)
+    assert layout == "parquet"
+    assert files == [shared_glue / "parquet" / "sst2" / "validation.parquet"]
+    assert describe_source(get_task("sst2"), shared_glue) == \
+        f"the Parquet layout in {shared_glue / 'parquet' / 'sst2'}"
+    _same(load_split(get_task("sst2"), "validation", data_dir=shared_glue),
+          load_split(get_task("sst2"), "validation", data_dir=shared_glue / "parquet"))
+
+
+def test_glue_root_with_only_tsv_inside_reads_the_tsv_layout(tmp_path):
+    from trainables.glue_sources import describe_source
+
+    (tmp_path / "tsv" / "SST-2").mkdir(parents=True)
+    (tmp_path / "tsv" / "SST-2" / "train.tsv").write_text("sentence\tlabel\na film\t1\n")
+    ex = load_split(get_task("sst2"), "train", data_dir=tmp_path)
+    assert ex.text_a == ["a film"] and ex.labels.tolist() == [1]
+    assert describe_source(get_task("sst2"), tmp_path) == \
+        f"the GLUE_DATA TSV layout in {tmp_path / 'tsv' / 'SST-2'}"
+
+
+def test_a_folder_above_the_data_suggests_the_folder_inside(shared_glue, tmp_path):
+    # The parent of the GLUE root holds nothing itself: the error names the folder to pass.
+    above = shared_glue.parent
+    with pytest.raises(DataNotFoundError) as info:
+        load_split(get_task("sst2"), "train", data_dir=above)
+    assert f"pass --data-dir {shared_glue}" in str(info.value)
+    with pytest.raises(DataNotFoundError) as info:  # nothing anywhere below: no suggestion
+        load_split(get_task("sst2"), "train", data_dir=tmp_path)
+    assert "--data-dir" not in str(info.value)

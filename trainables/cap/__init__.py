@@ -11,14 +11,22 @@ Modules, in the order a training step uses them:
 - :mod:`.representations`: logits plus contrastive anchor in one pass; bank vectors (2.8)
 - :mod:`.banks`: ``MemoryBank``, the PrC / FiC / SnC stores (2.6)
 - :mod:`.contrastive`: ``cap_contrastive``, the exact 2.7 loss
-- :mod:`.losses`: task loss, KD, L1 regulariser (2.5)
-- :mod:`.sparsity`: the counting rule and head sparsity (2.10)
+- :mod:`.losses`: KD and the L1 regulariser (2.5; the task loss is every method's,
+  :func:`trainables.evaluation.task_loss`)
+- :mod:`.sparsity`: the counting rule under the masks, and head sparsity (2.10)
+- :mod:`.lambda_control`: the in-run controller of CAP-soft's L1 weight (``--targets``; not
+  in the paper, off by default)
 
-The trial side: :mod:`.config` (``CapConfig``, torch-free), :mod:`.teacher` (the shared
-``teacher`` artifact and its checks), :mod:`.teacher_outputs` (its logits and FiC rows, and
-the PrC bank, as shared memory-mapped artifacts), :mod:`.memory` (a trial's PrC/FiC/SnC banks),
-:mod:`.training` (the training step, a fine-tune loop ``Method``) and :mod:`.trainable` (``run``, the ``cap``
-trainable).
+The trial side:
+
+- :mod:`.config`: ``CapConfig``, torch-free
+- :mod:`.teacher`: the shared ``teacher`` artifact and its checks
+- :mod:`.teacher_outputs`: its logits and FiC rows, and the PrC bank, as shared
+  memory-mapped artifacts
+- :mod:`.memory`: a trial's PrC/FiC/SnC banks
+- :mod:`.training`: the training step, a fine-tune loop ``Method`` (its final checkpoint's
+  stock folder is the masks baked into a plain BERT)
+- :mod:`.trainable`: ``run``, the ``cap`` trainable
 
 Names are imported lazily (PEP 562), so the orchestrator reads ``trainables.cap.config``
 without loading torch.
@@ -49,7 +57,6 @@ _EXPORTS: dict[str, str] = {
     "cap_contrastive": "trainables.cap.contrastive",
     "kd_loss": "trainables.cap.losses",
     "l1_regulariser": "trainables.cap.losses",
-    "task_loss": "trainables.cap.losses",
     "METHODS": "trainables.cap.masked",
     "MaskedLinear": "trainables.cap.masked",
     "PruningState": "trainables.cap.masked",

@@ -1,7 +1,8 @@
 """The non-contrastive terms of the CAP objective (methods.md 2.5).
 
 ``L = w_ce * task_loss + contrastive terms + w_kd * kd_loss + lambda(t) * l1_regulariser``
-(the regulariser for CAP-soft only).
+(the regulariser for CAP-soft only); ``task_loss`` is every method's,
+:func:`trainables.evaluation.task_loss` (regression decided by the task).
 
 Example:
     >>> logits = torch.tensor([[2.0, 0.0]])
@@ -16,18 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.cap.masked import masked_linears
-
-
-def task_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy for classification; MSE when the model has one output (regression).
-
-    Example:
-        >>> task_loss(torch.zeros(2, 3), torch.tensor([0, 2]))       # doctest: +ELLIPSIS
-        tensor(1.0986...)
-    """
-    if logits.size(-1) == 1:
-        return F.mse_loss(logits.view(-1), labels.view(-1).to(logits.dtype))
-    return F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1))
 
 
 def kd_loss(

@@ -23,12 +23,14 @@ from typing import Any
 
 from torch import nn
 
+from trainables import report_keys as K
 from trainables.array_files import check_safetensors_folder
 from trainables.artifacts import MANIFEST, ArtifactStore, store_or_temporary
 from trainables.cap.config import CapConfig
 from trainables.config import DenseConfig
 from trainables.config import TrainConfig
 from trainables.data import TaskData
+from trainables.heartbeat import tagged
 from trainables.models import load_classifier
 from trainables.prepare import Prepared
 from trainables.score_evidence import majority_score  # re-exported: its old home
@@ -44,9 +46,7 @@ class TeacherMismatchError(ValueError):
     """The teacher does not fit the trial: other labels, vocabulary or hidden size."""
 
 
-def log(message: str) -> None:
-    """A progress line; Ray shows a trial's stdout in the driver's log."""
-    print(f"[cap] {message}", flush=True)
+log = tagged("cap")  # progress lines
 
 
 # The teacher's own settings: the dense fine-tune's field -> the CAP field that sets it.
@@ -177,7 +177,7 @@ def teacher_metrics(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
     record = folder / "metrics.json"
     if record.is_file():
         recorded = json.loads(record.read_text()).get("metrics", {})
-        if isinstance(recorded.get("score"), (int, float)):
+        if isinstance(recorded.get(K.SCORE), (int, float)):
             return recorded
     from trainables.evaluation import evaluate
 
@@ -190,7 +190,7 @@ def teacher_metrics(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
 def teacher_score(folder: Path, teacher: nn.Module | None, cfg: CapConfig,
                   prep: Prepared) -> float:
     """The teacher's ``score`` (:func:`teacher_metrics`)."""
-    return float(teacher_metrics(folder, teacher, cfg, prep)["score"])
+    return float(teacher_metrics(folder, teacher, cfg, prep)[K.SCORE])
 
 
 def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module | None,
@@ -203,8 +203,8 @@ def check_teacher_strength(cfg: CapConfig, folder: Path, teacher: nn.Module | No
     labels = next(iter(prep.data.evals.values()))["labels"].numpy()
     floor = majority_score(prep.task, labels)
     metrics = teacher_metrics(folder, teacher, cfg, prep)
-    score = metrics.get("score")
-    se = metrics.get("score_se")
+    score = metrics.get(K.SCORE)
+    se = metrics.get(K.SCORE_SE)
     if not isinstance(se, (int, float)):  # teachers recorded before se: from their rows
         accuracy = isinstance(score, (int, float)) and tuple(prep.task.primary) == ("accuracy",)
         se = binomial_se(score, len(labels)) if accuracy else float("nan")

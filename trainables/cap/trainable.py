@@ -36,7 +36,6 @@ from trainables.cap.masked import PruningState
 from trainables.cap.masked import wrap_bert
 from trainables.cap.memory import TrialBanks
 from trainables.cap.teacher import load_teacher
-from trainables.cap.teacher import log
 from trainables.cap.teacher_outputs import CachedTeacher
 from trainables.cap.teacher_outputs import shared_pretrained_bank
 from trainables.cap.teacher_outputs import shared_teacher_outputs
@@ -44,11 +43,14 @@ from trainables.cap.training import CapTraining
 from trainables.config import from_mapping
 from trainables.finetune import fine_tune
 from trainables.finetune import plan_steps
+from trainables.heartbeat import tagged
 from trainables.models import load_classifier
 from trainables.prepare import Prepared
 from trainables.prepare import prepare
 from trainables.reporting import Reporter
 from trainables.runtime import seed_everything
+
+log = tagged("cap")  # progress lines
 
 
 def run(config: Mapping[str, Any], report: Reporter, *, resume_from: Path | None = None) -> None:
@@ -63,7 +65,8 @@ def train_cap(cfg: CapConfig, report: Reporter, *, resume_from: Path | None = No
     training = setup(cfg, resume_from is not None)
     return fine_tune(cfg, training.model, training.prep.data, report,
                      device=training.prep.device, method=training,
-                     resume_from=resume_from, identity=training.prep.identity(cfg))
+                     resume_from=resume_from, identity=training.prep.identity(cfg),
+                     tokenizer=training.prep.tokenizer)
 
 
 def setup(cfg: CapConfig, resuming: bool = False) -> CapTraining:

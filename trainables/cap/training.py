@@ -30,18 +30,20 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from trainables import report_keys as K
 from trainables.cap.config import CapConfig
 from trainables.cap.lambda_control import LambdaController, default_every
 from trainables.cap.lambda_control import landing_offset, projected_kept, remaining_lr_steps
-from trainables.cap.losses import kd_loss, l1_regulariser, task_loss
+from trainables.cap.losses import kd_loss, l1_regulariser
 from trainables.cap.masked import PruningState, bake_masks, masked_linears
 from trainables.cap.memory import TrialBanks
 from trainables.cap.representations import forward_with_anchor
 from trainables.cap.schedule import lambda_at, threshold_at
 from trainables.cap.sparsity import count_remaining, head_sparsity
-from trainables.cap.teacher import log
 from trainables.cap.teacher_outputs import CachedTeacher, teacher_logits
+from trainables.evaluation import task_loss
 from trainables.finetune import Plan
+from trainables.heartbeat import tagged
 from trainables.lr_schedule import lr_multiplier
 from trainables.latency import latency_batch, paired_latency_ms, same_model_latency
 from trainables.method import Method
@@ -50,7 +52,6 @@ from trainables.sparsity import ParamCounts
 from trainables.sparsity import sparsity_columns
 
 STATE_FILE = "cap_state.safetensors"  # the extra-examples generator of a checkpoint
-PRUNED_DIR = "pruned_model"  # the final checkpoint's baked, stock BERT
 
 
 def param_groups(model: nn.Module, cfg: CapConfig) -> list[dict[str, Any]]:
@@ -70,6 +71,9 @@ def param_groups(model: nn.Module, cfg: CapConfig) -> list[dict[str, Any]]:
         {"params": decay, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay},
         {"params": no_decay, "lr": cfg.learning_rate, "weight_decay": 0.0},
     ]
+
+
+log = tagged("cap")  # progress lines
 
 
 class CapTraining(Method):
@@ -113,7 +117,7 @@ class CapTraining(Method):
         logits, anchor = forward_with_anchor(model, batch, cfg.alignrep)
         logits = logits.float()  # losses in float32 under bf16 autocast
         # 3. CE on the labels + KD from the teacher + contrastive against PrC, FiC and SnC
-        loss = cfg.ce_loss_weight * task_loss(logits, batch["labels"])
+        loss = cfg.ce_loss_weight * task_loss(self.prep.task, logits, batch["labels"])
         if self.teacher is not None:  # a model, or its cached logits (teacher_cache)
             targets = teacher_logits(self.teacher, batch, logits.device)
             loss = loss + cfg.distill_loss_weight * kd_loss(logits, targets.float(),
@@ -233,9 +237,9 @@ class CapTraining(Method):
         bank_bytes = 0 if self.banks is None else self.banks.nbytes
         if self.banks is not None:
             log(f"final: {self.banks.describe()}")
-        extra: dict[str, Any] = {"bank_bytes": bank_bytes}
+        extra: dict[str, Any] = {K.BANK_BYTES: bank_bytes}
         if self.controller is not None:  # in Ray's result (not a Parquet column)
-            extra["lambda_scale"] = self.controller.scale
+            extra[K.LAMBDA_SCALE] = self.controller.scale
             log(f"lambda control: final scale x{self.controller.scale:.3g} "
                 f"(final_lambda {self.cfg.final_lambda:g} -> "
                 f"{self.cfg.final_lambda * self.controller.scale:.4g}) after "
@@ -281,9 +285,10 @@ class CapTraining(Method):
         save_file(state, str(directory / STATE_FILE))
         if self.banks is not None:
             self.banks.save_snapshots(directory)
-        if self.baked is not None:
-            self.baked.save_pretrained(directory / PRUNED_DIR)
-            self.prep.tokenizer.save_pretrained(directory / PRUNED_DIR)
+
+    def stock_model(self, model: nn.Module) -> nn.Module:
+        """The masks baked into a plain BERT (by :meth:`final_metrics`): the export folder."""
+        return self.baked if self.baked is not None else bake_masks(copy.deepcopy(model)).cpu()
 
     def load(self, directory: Path) -> None:
         path = directory / STATE_FILE

@@ -20,9 +20,12 @@ Example:
     >>> prune_heads(plm, keep)
 
 The trial side: :mod:`~trainables.smp.config` (``SmpConfig``, torch-free),
-:mod:`~trainables.smp.artifacts` (the ``smp_pruner`` / ``smp_scores`` shared artifacts),
-:mod:`~trainables.smp.latency` (pruned vs dense latency) and
-:mod:`~trainables.smp.trainable` (``run``, the ``smp`` trainable).
+:mod:`~trainables.smp.meta_config` (``MetaTrainConfig``, the pruner's meta-training settings),
+:mod:`~trainables.smp.released` (the released pruner checkpoints, by name),
+:mod:`~trainables.smp.artifacts` (the ``smp_pruner`` / ``smp_scores`` shared artifacts) and
+:mod:`~trainables.smp.trainable` (``run``, the ``smp`` trainable; its final checkpoint's stock
+folder has the removed heads back as zeros, :func:`~trainables.smp.heads.restore_heads`).
+Pruned vs dense latency is every method's (:mod:`trainables.latency`).
 
 Names are imported lazily (PEP 562), so ``trainables.smp.config`` can be read by the
 orchestrator without loading torch.

@@ -31,6 +31,7 @@ from trainables.artifacts import ArtifactStore
 from trainables.artifacts import artifact_key
 from trainables.data import TaskData
 from trainables.data import load_task_data
+from trainables.heartbeat import tagged
 from trainables.model_source import resolve_model
 from trainables.models import load_classifier
 from trainables.smp.config import META_TRAIN
@@ -58,9 +59,7 @@ SCORE_CHUNK = 256  # batches per progress line of the scoring pass
 SCORES_FILE = "scores.json"
 
 
-def log(message: str) -> None:
-    """A progress line; Ray shows a trial's stdout in the driver's log."""
-    print(f"[smp] {message}", flush=True)
+log = tagged("smp")  # progress lines
 
 
 def plm_identity(cfg: SmpConfig) -> dict[str, Any]:

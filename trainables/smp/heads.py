@@ -7,7 +7,8 @@ kwarg is silently ignored) and dropped ``prune_heads`` (methods.md pitfalls 23-2
   ``attention.output.dense``; this equals the old semantics (scaling the head's
   attention probabilities) and is differentiable w.r.t. the mask (methods.md 5.1).
 - :func:`prune_heads` removes heads physically (Q/K/V rows, output columns) with
-  ``transformers.pytorch_utils.prune_linear_layer`` (section 6: the speed-up is real).
+  ``transformers.pytorch_utils.prune_linear_layer`` (section 6: the speed-up is real);
+  :func:`restore_heads` puts them back as zeros (the stock, exportable form).
 
 Counting what is left is :func:`trainables.sparsity.count_params` (the one counting rule).
 
@@ -26,6 +27,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from trainables.models import HEAD_ROW_ROLES
 from trainables.models import LINEAR_ROLES
 from trainables.models import encoder_layers
 from trainables.models import get_submodule
@@ -143,6 +145,44 @@ def prune_heads(model: nn.Module, keep_mask: torch.Tensor | Sequence[Sequence[bo
         attention.all_head_size = len(kept) * size
         removed[index] = [h for h in range(heads) if h not in kept]
     return removed
+
+
+@torch.no_grad()
+def restore_heads(model: nn.Module, keep_mask: torch.Tensor | Sequence[Sequence[bool]]
+                  ) -> nn.Module:
+    """A new model of the dense architecture (on the CPU) that computes what the
+    head-pruned ``model`` computes: the heads :func:`prune_heads` removed come back with zero
+    Q/K/V rows and zero output columns, so they add exactly nothing.
+
+    This is the stock form of an SMP model: transformers 5 cannot rebuild pruned heads from
+    a config, so a folder ``from_pretrained`` loads anywhere must hold dense-shaped weights.
+    The global random state is left untouched (the new model's initial weights are all
+    overwritten).
+    """
+    layers, heads, size = head_layout(model)
+    keep = as_keep_mask(keep_mask)
+    with torch.random.fork_rng(devices=[]):
+        full = type(model)(model.config)
+    full.to(next(model.parameters()).dtype)
+    shapes = {name: value.shape for name, value in full.state_dict().items()}
+    same = {name: value.detach().cpu() for name, value in model.state_dict().items()
+            if shapes.get(name) == value.shape}
+    full.load_state_dict(same, strict=False)  # the pruned Q/K/V and output weights next
+    for index, (pruned, dense) in enumerate(zip(encoder_layers(model), encoder_layers(full))):
+        kept = keep[index].nonzero().flatten().tolist()
+        if len(kept) == heads:
+            continue
+        rows = torch.cat([torch.arange(h * size, (h + 1) * size) for h in kept])
+        for role in HEAD_ROW_ROLES:  # the kept heads' output rows
+            source, target = (get_submodule(m, LINEAR_ROLES[role]) for m in (pruned, dense))
+            target.weight.zero_()
+            target.weight[rows] = source.weight.detach().cpu()
+            target.bias.zero_()
+            target.bias[rows] = source.bias.detach().cpu()
+        source, target = (get_submodule(m, ATTENTION_OUTPUT) for m in (pruned, dense))
+        target.weight.zero_()  # the kept heads' input columns; the bias was loaded above
+        target.weight[:, rows] = source.weight.detach().cpu()
+    return full.eval()
 
 
 def head_sparsity(keep_mask: torch.Tensor | Sequence[Sequence[bool]]) -> float:

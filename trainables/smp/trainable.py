@@ -30,6 +30,7 @@ from torch import nn
 from trainables.artifacts import store_or_temporary
 from trainables.config import from_mapping
 from trainables.finetune import fine_tune
+from trainables.heartbeat import tagged
 from trainables.method import Method
 from trainables.models import head_layout
 from trainables.models import load_classifier
@@ -39,10 +40,10 @@ from trainables.reporting import Reporter
 from trainables.smp.artifacts import check_ratio_fits
 from trainables.smp.artifacts import head_scores
 from trainables.smp.artifacts import keep_mask
-from trainables.smp.artifacts import log
 from trainables.smp.config import SmpConfig
 from trainables.smp.heads import head_sparsity
 from trainables.smp.heads import prune_heads
+from trainables.smp.heads import restore_heads
 from trainables.smp.masks import heads_kept
 from trainables.smp.masks import load_mask_json
 from trainables.smp.masks import save_mask_json
@@ -51,6 +52,7 @@ from trainables.sparsity import sparsity_columns
 from trainables.tasks import TaskSpec
 
 METHOD = "smp"
+log = tagged(METHOD)  # progress lines
 MASK_FILE = "head_mask.json"  # in every trial checkpoint: the architecture to rebuild
 
 
@@ -80,7 +82,7 @@ def train_smp(cfg: SmpConfig, report: Reporter, *, resume_from: Path | None = No
         f"{cfg.prune_ratio} ({cfg.allocation})")
     return fine_tune(cfg, model, prep.data, report, device=prep.device,
                      method=SmpMethod(prep.task, model, keep), resume_from=resume_from,
-                     identity=prep.identity(cfg))
+                     identity=prep.identity(cfg), tokenizer=prep.tokenizer)
 
 
 def trial_mask(cfg: SmpConfig, prep: Prepared) -> torch.Tensor:
@@ -110,6 +112,10 @@ class SmpMethod(Method):
 
     def sparsity(self, model: nn.Module) -> dict[str, float | int]:
         return dict(self.columns)
+
+    def stock_model(self, model: nn.Module) -> nn.Module:
+        """The dense architecture with the removed heads back as zeros (same outputs)."""
+        return restore_heads(model, self.keep)
 
     def save(self, directory: Path) -> None:
         save_mask_json(self.keep, directory / MASK_FILE)

@@ -11,8 +11,14 @@ the model is never slower), and the choice can be saved next to a Hugging Face f
   kernel (compiled at first use; torch's CSR remains where it cannot be built);
 - :mod:`~trainables.sparse.timing`: dense-or-sparse by measured speed, cached per torch
   version, device and thread count;
+- :mod:`~trainables.sparse.plan`: :class:`SparsePlan`, what each linear got and why, and
+  :data:`PLAN_FILE`, its name next to a Hugging Face folder;
+- :mod:`~trainables.sparse.swap`: put a kernel in place of a linear (``install``);
+- :mod:`~trainables.sparse.whole_model`: regroup the per-layer choices on the whole model's
+  measured latency, never slower than dense;
 - :mod:`~trainables.sparse.convert`: :func:`sparsify` a model, :func:`load_sparse` a folder;
-- ``python -m trainables.sparse convert MODEL_DIR --out DIR``: the CLI for serving.
+- ``python -m trainables.sparse convert MODEL_DIR --out DIR`` (``__main__``): the CLI for
+  serving.
 
 Example:
     >>> from trainables.sparse import load_sparse, sparsify
@@ -23,8 +29,6 @@ Example:
 
 from __future__ import annotations
 
-from trainables.sparse.convert import PLAN_FILE
-from trainables.sparse.convert import SparsePlan
 from trainables.sparse.convert import apply_plan
 from trainables.sparse.convert import load_sparse
 from trainables.sparse.convert import read_plan
@@ -34,6 +38,8 @@ from trainables.sparse.kernels import CsrLinear
 from trainables.sparse.kernels import SemiStructuredLinear
 from trainables.sparse.kernels import TiledCsrLinear
 from trainables.sparse.kernels import semi_structured_unavailable
+from trainables.sparse.plan import PLAN_FILE
+from trainables.sparse.plan import SparsePlan
 from trainables.sparse.timing import TimingCache
 from trainables.sparse.timing import choose_kernel
 from trainables.sparse.timing import default_cache_dir

@@ -24,8 +24,6 @@ import os
 import tempfile
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -33,84 +31,20 @@ import torch
 from torch import nn
 
 from trainables.sparse import native
+from trainables.sparse import whole_model
 from trainables.sparse.kernels import DENSE
 from trainables.sparse.kernels import TILED
-from trainables.sparse.kernels import FusedActivation
-from trainables.sparse.kernels import TiledCsrLinear
 from trainables.sparse.kernels import build_kernel
-from trainables.sparse.kernels import is_exact_gelu
+from trainables.sparse.kernels import candidate_kernels
+from trainables.sparse.plan import PLAN_FILE
+from trainables.sparse.plan import SparsePlan
+from trainables.sparse.swap import feeds_attention
+from trainables.sparse.swap import install
 from trainables.sparse.timing import MAX_DENSITY
 from trainables.sparse.timing import MIN_GAIN
 from trainables.sparse.timing import TimingCache
 from trainables.sparse.timing import choice_record
 from trainables.sparse.timing import choose_kernel
-
-PLAN_FILE = "sparse_layers.json"
-PLAN_VERSION = 1
-
-
-@dataclass
-class SparsePlan:
-    """Per linear: its kernel and the timing behind it; plus the whole model's speed-up."""
-
-    device: str
-    tokens: int
-    threads: int
-    torch_version: str = torch.__version__
-    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    speed: dict[str, float] = field(default_factory=dict)  # latency_ms, dense_latency_ms, speedup
-    tuning: dict[str, Any] = field(default_factory=dict)  # whole-model tuning (whole_model.py)
-
-    def sparse_layers(self) -> list[str]:
-        return [name for name, rec in self.layers.items() if rec["kernel"] != DENSE]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"version": PLAN_VERSION, "device": self.device, "tokens": self.tokens,
-                "threads": self.threads, "torch_version": self.torch_version,
-                "sparse_layers": self.sparse_layers(), "speed": self.speed,
-                "tuning": self.tuning, "layers": self.layers}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SparsePlan:
-        return cls(device=data["device"], tokens=data["tokens"], threads=data["threads"],
-                   torch_version=data.get("torch_version", "?"), layers=data["layers"],
-                   speed=data.get("speed", {}), tuning=data.get("tuning", {}))
-
-    def summary(self) -> str:
-        sparse = self.sparse_layers()
-        line = f"{len(sparse)}/{len(self.layers)} linears sparse"
-        if self.tuning.get("kept_dense"):
-            line += " (whole model not faster sparse: kept dense)"
-        if self.speed:
-            line += (f"; {self.speed['latency_ms']:.1f} ms vs dense "
-                     f"{self.speed['dense_latency_ms']:.1f} ms: {self.speed['speedup']:.2f}x")
-        return line
-
-
-def feeds_attention(name: str) -> bool:
-    """Whether linear ``name`` is a query, key or value projection (BERT's layout table)."""
-    from trainables.models import HEAD_ROW_ROLES, LINEAR_ROLES
-
-    return name.endswith(tuple("." + LINEAR_ROLES[role] for role in HEAD_ROW_ROLES))
-
-
-def install(root: nn.Module, name: str, module: nn.Module) -> None:
-    """Put ``module`` at ``name`` in ``root``; a ``csr_tiled`` FFN-in layer takes over the
-    exact GELU that follows it (:class:`~trainables.sparse.kernels.FusedActivation`), and
-    any other kernel there gets the activation back."""
-    parent_name, _, attr = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, attr, module)
-    act = getattr(parent, "intermediate_act_fn", None)  # BertIntermediate: dense, then act
-    if attr != "dense" or not isinstance(act, nn.Module):
-        return
-    original = act.original if isinstance(act, FusedActivation) else act
-    if isinstance(module, TiledCsrLinear) and is_exact_gelu(original):
-        module.activation = "gelu"
-        parent.intermediate_act_fn = FusedActivation(original)
-    elif isinstance(act, FusedActivation):
-        parent.intermediate_act_fn = original
-
 
 @torch.no_grad()
 def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
@@ -154,11 +88,8 @@ def sparsify(model: nn.Module, tokens: int, *, cache: TimingCache | None = None,
         if choice.kernel != DENSE:
             install(model, name, build_kernel(linear, choice.kernel, feeds_attention(name)))
     if tune_inputs is not None and timed:
-        from trainables.sparse.kernels import candidate_kernels
-        from trainables.sparse.whole_model import tune_whole_model
-
         kernels = candidate_kernels(next(iter(timed.values())).weight)[0]
-        tune_whole_model(model, timed, plan, tune_inputs, kernels=kernels, bf16=bf16,
+        whole_model.tune_whole_model(model, timed, plan, tune_inputs, kernels=kernels, bf16=bf16,
                          rounds=tune_rounds)
     return model, plan
 

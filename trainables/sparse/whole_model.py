@@ -43,6 +43,9 @@ from trainables.sparse.kernels import CUDA_KERNELS
 from trainables.sparse.kernels import DENSE
 from trainables.sparse.kernels import TILED
 from trainables.sparse.kernels import build_kernel
+from trainables.sparse.plan import SparsePlan
+from trainables.sparse.swap import feeds_attention
+from trainables.sparse.swap import install
 
 # The tuned model must beat its all-dense self by this factor, else it is served dense.
 MIN_WHOLE_GAIN = 1.03
@@ -79,15 +82,11 @@ class _Swapper:
     """Puts a kernel per linear into ``model``, building each (name, kernel) module once."""
 
     def __init__(self, model: nn.Module, originals: Mapping[str, nn.Linear]) -> None:
-        from trainables.sparse.convert import feeds_attention
-
         self.model, self.originals = model, originals
         self._feeds = {name: feeds_attention(name) for name in originals}
         self._built: dict[tuple[str, str], nn.Module] = {}
 
     def apply(self, config: Mapping[str, str]) -> None:
-        from trainables.sparse.convert import install
-
         for name, kernel in config.items():
             key = (name, kernel)
             if key not in self._built:
@@ -133,7 +132,7 @@ def _repeats(swapper: _Swapper, dense: Mapping[str, str], inputs: Mapping[str, t
 
 
 def tune_whole_model(model: nn.Module, originals: Mapping[str, nn.Linear],
-                     plan: Any, inputs: Mapping[str, torch.Tensor], *,
+                     plan: SparsePlan, inputs: Mapping[str, torch.Tensor], *,
                      kernels: tuple[str, ...], bf16: bool = False, rounds: int = 2,
                      min_gain: float = MIN_WHOLE_GAIN) -> dict[str, Any]:
     """Regroup the per-layer choices of ``plan`` by whole-model latency, in place.
@@ -142,7 +141,7 @@ def tune_whole_model(model: nn.Module, originals: Mapping[str, nn.Linear],
         model: the model as :func:`~trainables.sparse.convert.sparsify` left it.
         originals: the baked ``nn.Linear`` of every layer that may change (those the
             per-layer timing considered: density low enough and a kernel available).
-        plan: the :class:`~trainables.sparse.convert.SparsePlan`; its layer records are
+        plan: the :class:`~trainables.sparse.plan.SparsePlan`; its layer records are
             updated and ``plan.tuning`` says what the tuning measured.
         inputs: one serving batch on the model's device.
         kernels: the sparse kernels available on this device.

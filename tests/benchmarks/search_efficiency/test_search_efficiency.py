@@ -205,7 +205,9 @@ def test_exporter_drops_a_failed_row_that_a_resume_retry_superseded(tmp_path, mo
             row("b", 1, 30, "completed", False, 0.5),  # failed for good
             row("b", 2, 30, "failed", True, 0.5),
             row("c", 1, 30, "completed", False, 0.5)]  # still running
-    monkeypatch.setattr(S, "read_results", lambda *a, **k: pd.DataFrame(rows))
+    import analysis.io
+
+    monkeypatch.setattr(analysis.io, "read_results", lambda *a, **k: pd.DataFrame(rows))
     monkeypatch.setattr(export, "_settings", lambda d: {
         "space": "smp_sst2", "settings": {"max_steps": 60}, "searched": ["prune_ratio"]})
     out = export.trial_rows(tmp_path)

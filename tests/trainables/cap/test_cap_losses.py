@@ -10,9 +10,10 @@ from trainables.cap import PruningState
 from trainables.cap import kd_loss
 from trainables.cap import l1_regulariser
 from trainables.cap import masked_linears
-from trainables.cap import task_loss
 from trainables.cap import wrap_bert
+from trainables.evaluation import task_loss
 from trainables.models import load_classifier
+from trainables.tasks import get_task
 
 
 def test_kd_is_batchmean_kl_times_t_squared():
@@ -29,14 +30,16 @@ def test_kd_is_batchmean_kl_times_t_squared():
         kd_loss(student, teacher, 0.0)
 
 
-def test_task_loss_ce_or_mse():
+def test_task_loss_ce_or_mse_by_the_task():
+    """CAP's cross-entropy term is every method's task loss (one rule for regression)."""
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     labels = torch.tensor([0, 0])
-    assert task_loss(logits, labels).item() == pytest.approx(
+    assert task_loss(get_task("sst2"), logits, labels).item() == pytest.approx(
         F.cross_entropy(logits, labels).item()
     )
     scores = torch.tensor([1.0, 3.0])
-    assert task_loss(torch.tensor([[2.0], [2.0]]), scores).item() == pytest.approx(1.0)
+    assert task_loss(get_task("stsb"), torch.tensor([[2.0], [2.0]]), scores).item() == \
+        pytest.approx(1.0)
 
 
 def test_l1_regulariser_is_mean_of_mean_sigmoid(tiny_model):

@@ -10,6 +10,7 @@ import pytest
 
 import search_spaces
 from analysis import schema as S
+from analysis.io import read_results
 from orchestrator.cli import main
 from search_spaces.cap import define_cap_topk
 from trainables.artifacts import ArtifactStore
@@ -23,7 +24,7 @@ def test_smoke_sweep_writes_one_final_row_per_trial(ray_local, tmp_path, capsys)
     out = capsys.readouterr().out
     assert code == 0, out
 
-    df = S.read_results(tmp_path / "x", strict=True)
+    df = read_results(tmp_path / "x", strict=True)
     final = df[df[S.IS_FINAL]]
     assert len(final) == 2 and final[S.TRIAL_ID].nunique() == 2
     assert (final[S.STATUS] == S.STATUS_COMPLETED).all()
@@ -89,7 +90,7 @@ def test_a_diverging_trial_is_recorded_and_the_sweep_goes_on(ray_local, tmp_path
     out = capsys.readouterr().out
     assert code == 0, out  # one trial of two failed: the sweep still succeeds
 
-    df = S.read_results(tmp_path / "d", strict=True)
+    df = read_results(tmp_path / "d", strict=True)
     lr = S.param_column("learning_rate")
     diverged = df[df[lr] == DIVERGING_LR].sort_values(S.ITERATION)
     healthy = df[df[lr] == 3e-5]

@@ -14,7 +14,7 @@ from trainables.cap import weight_sparsity
 from trainables.cap.config import CapConfig
 from trainables.cap.trainable import run
 from trainables.cap.trainable import setup
-from trainables.cap.training import PRUNED_DIR
+from facts.checkpoints import EXPORT_DIR as PRUNED_DIR
 from trainables.config import from_mapping
 from trainables.reporting import RecordingReporter
 

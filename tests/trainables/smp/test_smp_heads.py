@@ -17,7 +17,7 @@ from trainables.smp import head_sparsity
 from trainables.smp import prune_heads
 from trainables.sparsity import count_params
 from trainables.sparsity import dense_encoder_params
-from trainables.targets import layout_from_config
+from trainables.param_layout import layout_from_config
 
 
 def _inputs(batch: dict) -> dict:
@@ -44,6 +44,31 @@ def test_hook_masking_equals_physical_pruning(tiny_eager, batch, seed):
     with torch.no_grad():
         dense = tiny_eager(**_inputs(batch)).logits  # hooks removed on exit
     assert not torch.allclose(dense, masked, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_restored_heads_compute_what_the_pruned_model_computes(tiny_eager, batch, seed,
+                                                               tmp_path):
+    """SMP's exportable form: the dense architecture, removed heads as zeros (same logits),
+    which a stock ``from_pretrained`` loads without a missing or resized weight."""
+    from transformers import AutoModelForSequenceClassification
+
+    from trainables.smp.heads import restore_heads
+
+    keep = _random_keep(seed)
+    prune_heads(tiny_eager, keep)
+    state = torch.get_rng_state()
+    stock = restore_heads(tiny_eager, keep)
+    assert torch.equal(state, torch.get_rng_state())  # the trial's random stream untouched
+    stock.save_pretrained(tmp_path)
+    loaded, info = AutoModelForSequenceClassification.from_pretrained(
+        tmp_path, output_loading_info=True)
+    assert not any(info.values()), info
+    with torch.no_grad():
+        pruned = tiny_eager.eval()(**_inputs(batch)).logits
+        assert torch.allclose(loaded.eval()(**_inputs(batch)).logits, pruned, atol=1e-6)
+    query = loaded.bert.encoder.layer[0].attention.self.query
+    assert query.out_features == 32  # the dense shape
 
 
 def test_hook_works_with_sdpa_and_can_be_disabled(batch):

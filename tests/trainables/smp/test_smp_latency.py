@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from trainables.latency import dense_twin
+from trainables.latency import paired_latency_ms
 from trainables.models import load_classifier
 from trainables.smp import prune_heads
-from trainables.smp.latency import dense_twin
-from trainables.smp.latency import paired_latency_ms
 
 
 def test_pair_times_both_models_and_keeps_the_random_state(make):

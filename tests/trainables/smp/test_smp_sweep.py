@@ -6,6 +6,7 @@ import pytest
 
 import search_spaces
 from analysis import schema as S
+from analysis.io import read_results
 from orchestrator.cli import main
 from trainables.artifacts import ArtifactStore
 
@@ -16,7 +17,7 @@ def test_smoke_sweep_writes_one_final_row_per_trial(ray_local, tmp_path, capsys)
     out = capsys.readouterr().out
     assert code == 0, out
 
-    df = S.read_results(tmp_path / "x", strict=True)
+    df = read_results(tmp_path / "x", strict=True)
     final = df[df[S.IS_FINAL]]
     assert len(final) == 2 and final[S.TRIAL_ID].nunique() == 2
     assert (final[S.STATUS] == S.STATUS_COMPLETED).all()

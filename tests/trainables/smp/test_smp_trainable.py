@@ -58,7 +58,7 @@ def builds(monkeypatch) -> dict:
 
 def expected_weight_sparsity(head_sparsity: float) -> float:
     from trainables.models import tiny_config
-    from trainables.targets import layout_from_config
+    from trainables.param_layout import layout_from_config
 
     layout = layout_from_config(tiny_config(2, 100))
     removed = round(head_sparsity * LAYERS * HEADS) * layout.params_per_head

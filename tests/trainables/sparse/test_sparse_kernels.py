@@ -120,7 +120,7 @@ def test_sparse_and_dense_layers_mix_under_bf16_autocast(tokens):
 
 
 def test_query_key_value_return_row_major_outputs_for_fused_attention(tokens):
-    from trainables.sparse.convert import feeds_attention
+    from trainables.sparse.swap import feeds_attention
 
     sparse, _ = sparsify(baked_tiny(keep=0.1), 64, min_gain=0.0, max_density=1.0)
     attention = sparse.bert.encoder.layer[0].attention

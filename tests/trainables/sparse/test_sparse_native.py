@@ -11,7 +11,7 @@ from sparse_models import baked_tiny
 from torch import nn
 
 from trainables.sparse import apply_plan, kernels, native, sparsify, timing
-from trainables.sparse.convert import install
+from trainables.sparse.swap import install
 
 needs_native = pytest.mark.skipif(native.unavailable() is not None,
                                   reason=str(native.unavailable()))

@@ -11,7 +11,7 @@ from sparse_models import baked_tiny
 
 from trainables.sparse import CsrLinear, sparsify
 from trainables.sparse import kernels, native, timing, whole_model
-from trainables.sparse.convert import SparsePlan
+from trainables.sparse.plan import SparsePlan
 
 
 def test_role_groups_follow_berts_layout():

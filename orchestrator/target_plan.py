@@ -5,7 +5,7 @@ Optuna searches the other knobs and which target a trial serves (a categorical p
 trial from (target, knobs):
 
 - CAP-m / movement (``pruning_method=topk``): ``final_threshold``, the keep ratio whose exact
-  count under the counting rule is nearest the target (``trainables.targets``);
+  count under the counting rule is nearest the target (``trainables.knob_maps``);
 - SMP: ``prune_ratio``, the head ratio nearest the target under the trial's allocation;
 - CAP-soft / soft movement: ``final_lambda`` from the calibration model
   (:mod:`orchestrator.calibration`), refitted on every finished trial of the sweep and, with
@@ -26,14 +26,14 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from analysis import schema as S
+from facts import targets as facts_targets
 from orchestrator.calibration import Covariate, LambdaCalibration, Observation
 from orchestrator.errors import UsageError
 
 TARGET_PARAM = S.TARGET_SPARSITY  # the Optuna parameter and the config key
-HIT_TOLERANCE = 0.02  # a trial "landed" on its target within 2 points of weight_sparsity
 # Settings that move CAP-soft's lambda -> sparsity curve. Those fixed within the sweep must be
 # equal for two observations to share a fit; those searched enter the fit as covariates.
 CONDITION_KEYS = ("model", "task", "pruning_method", "use_contrastive", "max_seq_length",
@@ -46,13 +46,10 @@ KNOBS = {"topk": "final_threshold", "smp": "prune_ratio", "soft": "final_lambda"
 
 def parse_targets(text: str) -> tuple[float, ...]:
     """``"0.5,0.9,0.97"`` -> ``(0.5, 0.9, 0.97)``, sorted; raises UsageError on bad input
-    (the rule is :func:`analysis.targets.parse_targets`', shared with ``analysis table``)."""
-    from analysis.errors import AnalysisError
-    from analysis.targets import parse_targets as parse
-
+    (the rule is :func:`facts.targets.parse_targets`', shared with ``analysis table``)."""
     try:
-        return parse(text)
-    except AnalysisError as exc:
+        return facts_targets.parse_targets(text)
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -92,7 +89,7 @@ class TargetPlan:
 
     targets: tuple[float, ...]
     method: str  # topk | smp | soft
-    layout: Any  # trainables.targets.ParamLayout
+    layout: Any  # trainables.param_layout.ParamLayout
     condition_keys: tuple[str, ...] = ()
     calibration: LambdaCalibration | None = None
     warm_observations: tuple[Observation, ...] = ()
@@ -121,7 +118,7 @@ class TargetPlan:
     # -- the config of one trial ------------------------------------------------------------
     def assign(self, trial_id: str, config: dict[str, Any]) -> dict[str, Any]:
         """Fill the knob, ``target_sparsity`` and ``predicted_sparsity`` into ``config``."""
-        from trainables.targets import exact_knob
+        from trainables.knob_maps import exact_knob
 
         target = float(config[TARGET_PARAM])
         if self.method == "soft":
@@ -161,21 +158,16 @@ def condition_key(config: Mapping[str, Any], keys: Sequence[str]) -> tuple:
     return tuple((k, _plain(config.get(k))) for k in keys)
 
 
+def _plain(value: Any) -> Any:
+    """A setting as compared across sweeps: 3.0 epochs in one, 3 in another are the same."""
+    return S.plain_value(value, whole_floats_as_int=True)
+
+
 def observation(config: Mapping[str, Any], achieved: float, keys: Sequence[str],
                 source: str) -> Observation:
     return Observation(math.log(float(config["final_lambda"])), achieved,
                        {k: v for k, v in config.items() if isinstance(v, (int, float))
                         and not isinstance(v, bool)}, condition_key(config, keys), source)
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # 3.0 epochs in one sweep, 3 in another: the same setting
-    return value
 
 
 def plan_targets(text: str | None, sweep: Any, warm_source: tuple[dict, str] | None = None
@@ -199,8 +191,8 @@ def plan_targets(text: str | None, sweep: Any, warm_source: tuple[dict, str] | N
     if knob in settings:
         raise UsageError(f"--targets sets {knob} for every trial; drop the --set {knob}=... "
                          "(or the --targets)")
-    from trainables.targets import UnreachableTargetError, exact_knob, model_layout, \
-        soft_max_sparsity
+    from trainables.knob_maps import UnreachableTargetError, exact_knob, soft_max_sparsity
+    from trainables.param_layout import model_layout
 
     try:
         layout = model_layout(settings.get("model", "bert-base-uncased"))
@@ -267,7 +259,7 @@ def warm_observations(source: tuple[dict, str], sweep: Any, plan: TargetPlan
         raise UsageError(f"--warm-start {location}: {exc}") from None
     if not len(df):
         return []
-    final = df[(df[S.IS_FINAL]) & (df[S.STATUS] == S.STATUS_COMPLETED)]
+    final = S.completed_final_rows(df)
     base = dict(record.get("settings", {}))
     found = []
     for _, row in final.iterrows():
@@ -285,7 +277,7 @@ def warm_observations(source: tuple[dict, str], sweep: Any, plan: TargetPlan
 def target_warm_trials(source: tuple[dict, str], sweep: Any, plan: TargetPlan) -> list[Any]:
     """The earlier experiment's finished trials in target coordinates for the Optuna study:
     each trial's target is its own ``target_sparsity`` or, for a sweep without targets, the
-    target its sparsity landed within 2 points of (others are left out)."""
+    target its sparsity landed on (:func:`facts.targets.landed_on`; others are left out)."""
     import optuna
 
     from analysis.io import read_experiment
@@ -295,7 +287,7 @@ def target_warm_trials(source: tuple[dict, str], sweep: Any, plan: TargetPlan) -
     df = read_experiment(location)
     if not len(df):
         return []
-    final = df[(df[S.IS_FINAL]) & (df[S.STATUS] == S.STATUS_COMPLETED)]
+    final = S.completed_final_rows(df)
     suggestions = sweep.space.suggestions()
     names = [n for n in sweep.searched if n != plan.knob]
     dists = {n: distribution(suggestions[n]) for n in names}
@@ -305,8 +297,7 @@ def target_warm_trials(source: tuple[dict, str], sweep: Any, plan: TargetPlan) -
         achieved = _plain(row.get(S.WEIGHT_SPARSITY))
         target = _plain(row.get(S.TARGET_SPARSITY)) if S.TARGET_SPARSITY in row else None
         if target not in plan.targets and achieved is not None:
-            near = [t for t in plan.targets if abs(t - achieved) <= HIT_TOLERANCE]
-            target = near[0] if near else None
+            target = facts_targets.landed_on(achieved, plan.targets)
         params = {n: _plain(row.get(S.param_column(n))) for n in names}
         values = [_plain(row.get(m)) for m in sweep.space.metrics]
         if target is None or any(v is None for v in (*params.values(), *values)):
@@ -320,20 +311,27 @@ def target_warm_trials(source: tuple[dict, str], sweep: Any, plan: TargetPlan) -
     return trials
 
 
-def launch_targets(args: Any, sweep: Any, storage: str, controls: dict) -> TargetPlan | None:
-    """``launch``'s part: the plan for ``--targets`` (None without), checked before Ray
-    starts; with ``--warm-start`` the study is seeded in target coordinates instead."""
+class LaunchTargets(NamedTuple):
+    """What ``--targets`` gives ``launch``: the plan (None without ``--targets``) and, with
+    ``--warm-start``, the earlier trials in target coordinates (None: keep the plain ones)."""
+
+    plan: TargetPlan | None
+    warm_trials: tuple[Any, ...] | None = None
+
+
+def launch_targets(text: str | None, warm_start: str | None, sweep: Any,
+                   storage: str) -> LaunchTargets:
+    """``launch``'s part: the plan for ``--targets`` ``text`` (None without), checked before
+    Ray starts; with ``--warm-start`` the study is seeded in target coordinates instead."""
     from orchestrator.warm_start import locate
 
-    text = getattr(args, "targets", None)
-    source = locate(storage, args.warm_start) if text is not None and args.warm_start else None
+    source = locate(storage, warm_start) if text is not None and warm_start else None
     plan = plan_targets(text, sweep, source)
     if plan is None:
-        return None
-    if source is not None:
-        controls["warm_start"] = tuple(target_warm_trials(source, sweep, plan))
+        return LaunchTargets(None)
+    warm = tuple(target_warm_trials(source, sweep, plan)) if source is not None else None
     how = {"topk": "exact keep ratio", "smp": "nearest head ratio",
            "soft": f"calibrated final_lambda ({len(plan.warm_observations)} warm-start rows)"}
     print(f"targets {', '.join(f'{t:g}' for t in plan.targets)}: {plan.knob} per trial "
           f"({how[plan.method]}), targets served in turn")
-    return plan
+    return LaunchTargets(plan, warm)

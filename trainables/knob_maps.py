@@ -5,8 +5,8 @@ encoder weight matrix, SMP removes whole attention heads (``int(H * r)`` per lay
 ``round(L * H * r)`` overall), CAP-soft sets an L1 weight. The result schema measures them all
 with one counting rule (methods.md 2.10): the six linear weights of every layer, their biases
 and the LayerNorms, where only weights are ever pruned. So the knob that gives a target is a
-function of the model's shapes, computed here from its config alone (``config.json``; no
-weights, no torch for a folder or a cached hub model).
+function of the model's shapes (:class:`~trainables.param_layout.ParamLayout`, read from its
+config alone: no weights, no torch for a folder or a cached hub model).
 
 - :func:`topk_keep_ratio` searches the breakpoints of ``sum_m int(r * n_m)`` for the keep
   ratio whose count is nearest the target; the prediction it returns is that exact count.
@@ -18,8 +18,6 @@ weights, no torch for a folder or a cached hub model).
 
 Example:
     >>> layout = ParamLayout(layers=4, hidden=32, intermediate=37, heads=4)
-    >>> layout.total, layout.fixed
-    (27156, 1300)
     >>> ratio, predicted = topk_keep_ratio(0.9, layout)
     >>> round(predicted, 4)
     0.9
@@ -27,107 +25,17 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
+
+from trainables.param_layout import ParamLayout
 
 # The sigmoid-threshold rule's floor (trainables.cap.binarizers.FLOOR_FRACTION; not imported
 # from there because that module needs torch).
 SOFT_FLOOR_FRACTION = 0.005
-# Keys the orchestrator adds to a trial's config under --targets (the schema's
-# target_sparsity and predicted_sparsity): recorded in the results, not trainable settings.
-SWEEP_ONLY_KEYS = ("target_sparsity", "predicted_sparsity")
 
 
 class UnreachableTargetError(ValueError):
     """A target sparsity the method cannot reach on this model; the message names the max."""
-
-
-@dataclass(frozen=True)
-class ParamLayout:
-    """The shapes the counting rule needs: a BERT encoder's sizes.
-
-    Per layer: four ``hidden x hidden`` matrices (query, key, value, attention output), two
-    ``hidden x intermediate`` ones (FFN in and out); their biases (``5 * hidden +
-    intermediate``) and two LayerNorms (``4 * hidden``) are counted but never pruned.
-    """
-
-    layers: int
-    hidden: int
-    intermediate: int
-    heads: int
-
-    @property
-    def head_size(self) -> int:
-        return self.hidden // self.heads
-
-    @property
-    def matrices(self) -> tuple[tuple[int, int], ...]:
-        """``(numel, how many)`` of the pruned weight matrices, by size."""
-        return ((self.hidden * self.hidden, 4 * self.layers),
-                (self.hidden * self.intermediate, 2 * self.layers))
-
-    @property
-    def weights(self) -> int:
-        return sum(numel * count for numel, count in self.matrices)
-
-    @property
-    def fixed(self) -> int:
-        """Biases and LayerNorms: counted, never pruned."""
-        return self.layers * (9 * self.hidden + self.intermediate)
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.fixed
-
-    @property
-    def params_per_head(self) -> int:
-        """What removing one head frees: Q/K/V rows and biases, attention-output columns
-        (SMP removes heads physically, :func:`trainables.smp.heads.prune_heads`)."""
-        return 4 * self.hidden * self.head_size + 3 * self.head_size
-
-    def sparsity(self, remaining: int) -> float:
-        return 1.0 - remaining / self.total
-
-
-def layout_from_config(config: object) -> ParamLayout:
-    """A layout from a transformers config (or anything with the same attributes)."""
-    get = config.get if isinstance(config, dict) else lambda key: getattr(config, key)
-    return ParamLayout(layers=int(get("num_hidden_layers")), hidden=int(get("hidden_size")),
-                       intermediate=int(get("intermediate_size")),
-                       heads=int(get("num_attention_heads")))
-
-
-def model_layout(model: str) -> ParamLayout:
-    """The layout of model ``model`` (an alias, a folder or a hub id) from its config only.
-
-    Raises:
-        ValueError: the model's config cannot be found or lacks a BERT's sizes.
-    """
-    from trainables.model_source import resolve_model
-
-    source = resolve_model(model)
-    if source.kind == "tiny":
-        from trainables.models import TINY_CONFIG  # the in-memory test model (torch)
-
-        return layout_from_config(TINY_CONFIG)
-    if source.kind == "path":
-        path = Path(source.location) / "config.json"
-    else:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(source.location, "config.json")
-        if not isinstance(found, str):
-            from transformers import AutoConfig  # may reach the hub; imports torch
-
-            return layout_from_config(AutoConfig.from_pretrained(source.location))
-        path = Path(found)
-    try:
-        return layout_from_config(json.loads(path.read_text()))
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"cannot read the encoder sizes of model {model!r} from {path}: "
-                         f"{exc}") from None
 
 
 def topk_remaining(keep_ratio: float, layout: ParamLayout) -> int:

@@ -26,38 +26,21 @@ import pandas as pd
 
 from analysis import schema as S
 from analysis.errors import AnalysisError
+from facts import targets as facts_targets
 
-DEFAULT_TOLERANCE = 0.01
+#: How far from a target a trial may land: the one "landed on the target" tolerance.
+DEFAULT_TOLERANCE = facts_targets.HIT_TOLERANCE
 COLUMNS = ("task", "group", "target", "best_score", "trial_id", "experiment", "achieved",
            "within", "served", "dense_score", "teacher_score")
 
 
 def parse_targets(text: str) -> tuple[float, ...]:
-    """``"0.5,0.9,0.97"`` -> ``(0.5, 0.9, 0.97)``: sorted, each in (0, 1), each once.
-
-    The one parser of ``--targets`` (``launch`` and ``analysis table`` both use it); raises
-    AnalysisError naming the bad entry and the rule.
-    """
-    parts = [p.strip() for p in str(text).split(",")]
-    if not str(text).strip() or any(not p for p in parts):
-        raise AnalysisError(f"--targets {text!r}: expected comma-separated sparsities in (0, 1), "
-                            "e.g. 0.5,0.9,0.97 (no empty entries)")
-    values = []
-    for part in parts:
-        try:
-            value = float(part)
-        except ValueError:
-            raise AnalysisError(f"--targets: {part!r} is not a number; targets are "
-                                "weight_sparsity values in (0, 1)") from None
-        if not 0.0 < value < 1.0:  # also NaN
-            raise AnalysisError(f"--targets: {part} is outside (0, 1); targets are "
-                                "weight_sparsity values, e.g. 0.9 for 90% of the weights removed")
-        values.append(value)
-    duplicates = sorted({v for v in values if values.count(v) > 1})
-    if duplicates:
-        raise AnalysisError(f"--targets: {', '.join(f'{v:g}' for v in duplicates)} given "
-                            "twice; each target once")
-    return tuple(sorted(values))
+    """``"0.5,0.9,0.97"`` -> ``(0.5, 0.9, 0.97)`` (the rule: :func:`facts.targets.parse_targets`,
+    which ``launch --targets`` reads too); AnalysisError naming the bad entry and the rule."""
+    try:
+        return facts_targets.parse_targets(text)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
 
 
 def check_tolerance(tolerance: float) -> float:
@@ -74,10 +57,6 @@ def recorded_targets(df: pd.DataFrame) -> tuple[float, ...]:
     return tuple(sorted({float(v) for v in df[S.TARGET_SPARSITY].dropna().unique()}))
 
 
-def _final(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df[S.IS_FINAL].fillna(False).astype(bool)] if len(df) else df
-
-
 def target_table(df: pd.DataFrame, targets: Sequence[float],
                  tolerance: float = DEFAULT_TOLERANCE, score: str = S.SCORE,
                  group: str = S.METHOD,
@@ -88,8 +67,8 @@ def target_table(df: pd.DataFrame, targets: Sequence[float],
     of that task (the dense model they were distilled from; SMP rows have no teacher).
     """
     teacher_scores = teacher_scores or {}
-    final = _final(df)
-    completed = final[final[S.STATUS] == S.STATUS_COMPLETED] if len(final) else final
+    final = S.final_rows(df)
+    completed = S.completed_final_rows(final)
     rows: list[dict[str, Any]] = []
     if not len(final):
         return pd.DataFrame(columns=list(COLUMNS))
@@ -97,7 +76,7 @@ def target_table(df: pd.DataFrame, targets: Sequence[float],
         if len(completed) else pd.Series(dtype=float)
     pruned = final[final[S.METHOD] != "dense"]
     for (task, label), trials in pruned.groupby([S.TASK, group], sort=True, dropna=False):
-        done = trials[trials[S.STATUS] == S.STATUS_COMPLETED]
+        done = S.completed_final_rows(trials)
         done = done[done[score].notna() & done[S.WEIGHT_SPARSITY].notna()]
         aimed = trials[S.TARGET_SPARSITY] if S.TARGET_SPARSITY in trials.columns \
             else pd.Series(dtype=float)
