@@ -321,6 +321,53 @@ def table_reference(table: Any, reference_score: float) -> float:
                                  reference_score)
 
 
+class OptionError(ValueError):
+    """A bad value on a replay runner's command line (one line, exit 2)."""
+
+
+def add_replay_options(parser: argparse.ArgumentParser, samplers: str) -> None:
+    """The options every replay runner shares (this one and ``search_efficiency_targets``)."""
+    parser.add_argument("--samplers", default=samplers)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--max-trials", type=int, default=64)
+    parser.add_argument("--early-stop", choices=("both", "on", "off"), default="both")
+    parser.add_argument("--seeds-for", action="append", default=[], metavar="SAMPLER=N",
+                        help="fewer seeds for an expensive sampler, e.g. gp=5")
+    parser.add_argument("--noise", choices=("repeats", "heldout"), default="repeats",
+                        help="seed noise of a simulated trial: from the table's repeats (none "
+                        "without them), or the surrogate's held-out RMSE (an upper bound)")
+    parser.add_argument("--force", action="store_true",
+                        help="run even where the surrogate fails its accuracy check (marked)")
+    parser.add_argument("--json", help="write every summary here")
+
+
+def replay_choices(args: argparse.Namespace
+                   ) -> tuple[list[str], dict[str, int], tuple[bool, ...]]:
+    """(samplers, seeds per expensive sampler, early-stopping settings), checked.
+
+    Raises:
+        OptionError: an unknown sampler, fewer than 2 seeds or 1 trial, a bad --seeds-for.
+    """
+    from orchestrator.search import SAMPLERS as KNOWN
+
+    samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
+    unknown = [s for s in samplers if s not in KNOWN]
+    if unknown:
+        raise OptionError(f"--samplers {','.join(unknown)} not among {', '.join(KNOWN)}")
+    if args.seeds < 2 or args.max_trials < 1:
+        raise OptionError(f"--seeds must be >= 2 and --max-trials >= 1, but got {args.seeds} "
+                          f"and {args.max_trials}")
+    seeds_for = {}
+    for item in args.seeds_for:
+        name, _, count = item.partition("=")
+        if name not in KNOWN or not count.isdigit() or int(count) < 2:
+            raise OptionError(f"--seeds-for {item!r} must be SAMPLER=N with a known sampler "
+                              "and N >= 2")
+        seeds_for[name] = int(count)
+    early = {"both": (False, True), "on": (True,), "off": (False,)}[args.early_stop]
+    return samplers, seeds_for, early
+
+
 def reference_majority(table: Any, task: Any) -> tuple[float, str]:
     """The score reference ``analysis pareto`` uses: the majority-class score measured on the
     evaluated rows (the table's ``majority_score``), else the labelled table fallback."""
@@ -335,35 +382,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", action="append",
                         help="a recorded table (default: every CSV in benchmarks/search_table)")
-    parser.add_argument("--samplers", default=",".join(SAMPLERS))
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--max-trials", type=int, default=64)
-    parser.add_argument("--early-stop", choices=("both", "on", "off"), default="both")
-    parser.add_argument("--seeds-for", action="append", default=[], metavar="SAMPLER=N",
-                        help="fewer seeds for an expensive sampler, e.g. gp=5")
+    add_replay_options(parser, ",".join(SAMPLERS))
     parser.add_argument("--min-sparsity", type=float,
                         help="replay --min-sparsity: a constraint the samplers respect")
-    parser.add_argument("--noise", choices=("repeats", "heldout"), default="repeats",
-                        help="seed noise of a simulated trial: from the table's repeats (none "
-                        "without them), or the surrogate's held-out RMSE (an upper bound)")
-    parser.add_argument("--force", action="store_true",
-                        help="run even where the surrogate fails its accuracy check (marked)")
-    parser.add_argument("--json", help="write every summary here")
     args = parser.parse_args(argv)
 
     import search_spaces
     from search_surrogate import SurrogateError, check_accuracy, fit, load_table
-    from orchestrator.search import SAMPLERS as KNOWN
-
-    samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
-    unknown = [s for s in samplers if s not in KNOWN]
-    if unknown:
-        print(f"error: --samplers {','.join(unknown)} not among {', '.join(KNOWN)}",
-              file=sys.stderr)
-        return 2
-    if args.seeds < 2 or args.max_trials < 1:
-        print(f"error: --seeds must be >= 2 and --max-trials >= 1, but got {args.seeds} and "
-              f"{args.max_trials}", file=sys.stderr)
+    try:
+        samplers, seeds_for, early = replay_choices(args)
+    except OptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     constraints = []
     if args.min_sparsity is not None:
@@ -378,15 +407,6 @@ def main(argv: list[str] | None = None) -> int:
     if missing or not tables:
         print(f"error: no table at {', '.join(missing) or TABLE_DIR}", file=sys.stderr)
         return 2
-    seeds_for = {}
-    for item in args.seeds_for:
-        name, _, count = item.partition("=")
-        if name not in KNOWN or not count.isdigit() or int(count) < 2:
-            print(f"error: --seeds-for {item!r} must be SAMPLER=N with a known sampler and "
-                  "N >= 2", file=sys.stderr)
-            return 2
-        seeds_for[name] = int(count)
-    early = {"both": (False, True), "on": (True,), "off": (False,)}[args.early_stop]
     report: dict[str, Any] = {}
     status = 0
     for path in tables:

@@ -46,6 +46,7 @@ for _path in (REPO, REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 from search_efficiency import CHECKPOINTS, SAMPLERS, TARGET, TrialOutcome  # noqa: E402
+from search_efficiency import OptionError, add_replay_options, replay_choices  # noqa: E402
 from search_efficiency import run_search  # noqa: E402
 
 TABLE = REPO / "benchmarks" / "search_table" / "cap_soft_qqp.csv"
@@ -200,40 +201,18 @@ def format_table(space_name: str, results: Mapping[str, Mapping[float, Any]],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", default=str(TABLE), help="a recorded target-mode table")
-    parser.add_argument("--samplers", default=",".join(s for s in SAMPLERS if s != "nsga2"))
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--max-trials", type=int, default=64)
-    parser.add_argument("--early-stop", choices=("both", "on", "off"), default="both")
-    parser.add_argument("--seeds-for", action="append", default=[], metavar="SAMPLER=N")
-    parser.add_argument("--noise", choices=("repeats", "heldout"), default="repeats")
-    parser.add_argument("--force", action="store_true",
-                        help="run even where the surrogate fails its accuracy check (marked)")
-    parser.add_argument("--json", help="write every summary here")
+    add_replay_options(parser, ",".join(s for s in SAMPLERS if s != "nsga2"))
     args = parser.parse_args(argv)
 
     import search_spaces
-    from orchestrator.search import SAMPLERS as KNOWN
     from orchestrator.target_plan import KNOBS, method_of
     from search_surrogate import SurrogateError, check_accuracy, fit, load_table
 
-    samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
-    unknown = [s for s in samplers if s not in KNOWN]
-    if unknown:
-        print(f"error: --samplers {','.join(unknown)} not among {', '.join(KNOWN)}",
-              file=sys.stderr)
+    try:
+        samplers, seeds_for, early = replay_choices(args)
+    except OptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.seeds < 2 or args.max_trials < 1:
-        print(f"error: --seeds must be >= 2 and --max-trials >= 1, but got {args.seeds} and "
-              f"{args.max_trials}", file=sys.stderr)
-        return 2
-    seeds_for = {}
-    for item in args.seeds_for:
-        name, _, count = item.partition("=")
-        if name not in KNOWN or not count.isdigit() or int(count) < 2:
-            print(f"error: --seeds-for {item!r} must be SAMPLER=N with a known sampler and "
-                  "N >= 2", file=sys.stderr)
-            return 2
-        seeds_for[name] = int(count)
     path = Path(args.table)
     if not path.is_file():
         print(f"error: no table at {path}", file=sys.stderr)
@@ -261,7 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# majority-class score {majority:.4f}; table best per target "
           + ", ".join(f"{t:g}: {b:.4f}" for t, b in best.items())
           + f"; {args.seeds} seeds x {args.max_trials} trials")
-    early = {"both": (False, True), "on": (True,), "off": (False,)}[args.early_stop]
     results = evaluate(space, surrogate, plan_factory(space, targets), best, majority,
                        samplers=samplers, seeds=range(args.seeds), max_trials=args.max_trials,
                        early_stop=early, seeds_for=seeds_for,
