@@ -114,6 +114,18 @@ def projected_kept(scores: Sequence[torch.Tensor], previous: Sequence[torch.Tens
     return kept
 
 
+def projected_sparsity(scores: Sequence[torch.Tensor], previous: Sequence[torch.Tensor],
+                       interval: int, step: int, total_steps: int,
+                       multiplier: Callable[[int], float], threshold: float, fixed: int,
+                       total: int) -> float:
+    """The ``weight_sparsity`` at the end of the run if every score moves on at its velocity
+    over the last ``interval`` steps, along the learning-rate ``multiplier``; ``fixed`` counted
+    parameters are never pruned, ``total`` are counted."""
+    horizon = remaining_lr_steps(step, total_steps, multiplier)
+    ahead = projected_kept(scores, previous, interval, horizon, threshold)
+    return 1.0 - (fixed + ahead) / total
+
+
 def default_every(total_steps: int) -> int:
     """About 50 corrections per run, at most one per step."""
     return max(1, total_steps // 50)

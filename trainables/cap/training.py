@@ -33,7 +33,7 @@ from torch import nn
 from trainables import report_keys as K
 from trainables.cap.config import CapConfig
 from trainables.cap.lambda_control import LambdaController, default_every
-from trainables.cap.lambda_control import landing_offset, projected_kept, remaining_lr_steps
+from trainables.cap.lambda_control import landing_offset, projected_sparsity
 from trainables.cap.losses import kd_loss, l1_regulariser
 from trainables.cap.masked import PruningState, bake_masks, masked_linears
 from trainables.cap.memory import TrialBanks
@@ -180,12 +180,10 @@ class CapTraining(Method):
         if previous is None or previous[0] >= step:  # the first look: velocities need two
             return
         fixed, total = self.never_pruned(model, linears)
-        horizon = remaining_lr_steps(step, plan.total_steps,
-                                     lambda k: lr_multiplier(k, plan.warmup_steps,
-                                                             plan.total_steps))
-        ahead = projected_kept(scores, previous[1], step - previous[0], horizon,
-                               self.cfg.final_threshold)
-        projected = 1.0 - (fixed + ahead) / total
+        projected = projected_sparsity(
+            scores, previous[1], step - previous[0], step, plan.total_steps,
+            lambda k: lr_multiplier(k, plan.warmup_steps, plan.total_steps),
+            self.cfg.final_threshold, fixed, total)
         scale = controller.update(step, projected)
         if len(controller.history) % 10 == 1:  # the masks of now only for the log line
             with self.evaluating():
