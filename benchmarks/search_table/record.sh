@@ -53,6 +53,7 @@ case $space in
   smp_sst2) extra=(--set pruner_path="$repo/../shared/data/smp/base.bin" --set mask_max_examples=200) ;;
   *) echo "error: space $space is not cap_soft_qqp, cap_soft_sst2 or smp_sst2" >&2; exit 2 ;;
 esac
+[ "${TARGETS:-}" = none ] && targets=()  # a probe without --targets (probes/probe.sh)
 name=${NAME:-$name}
 early=(--no-early-stop)
 [ "${EARLY_STOP:-0}" = 1 ] && early=()
