@@ -182,4 +182,10 @@ def test_confirm_resumes_after_the_driver_is_killed(tmp_path):
     planned = {r["seed"] for r in record["confirms"]["runs"]}
     done = _finals(result_rows(exp))
     assert set(done[S.SEED].astype(int)) == planned  # every planned run, none lost
-    assert not result_rows(exp).duplicated([S.TRIAL_ID, S.ITERATION]).any()
+    rows = result_rows(exp)
+    # The known gap of tests/orchestrator/test_resume_after_kill.py (Ray Tune 2.60's
+    # num_to_keep deletes a checkpoint the killed driver's snapshot still names): resume fails
+    # that run once, writes its failed row, retries it and completes it; analysis judges the
+    # run by the completed row. That failed row is set aside here, and only that one.
+    stale = rows[rows[S.ERROR].fillna("").str.contains("does not exist on storage anymore")]
+    assert not rows.drop(index=stale.index).duplicated([S.TRIAL_ID, S.ITERATION]).any()
