@@ -157,6 +157,10 @@ def test_plan_pins_every_parameter_and_gives_each_run_its_own_seed(tmp_path):
     assert knee.trials == ("t1",)
 
 
+# ~100 s: slow, to keep CI under its 25 minutes; the sweep's own kill-then-resume test
+# (tests/orchestrator/test_resume_after_kill.py) runs by default and confirm runs through the
+# same launch machinery. Run with `pytest -m slow tests/orchestrator/test_confirm.py`.
+@pytest.mark.slow
 def test_confirm_resumes_after_the_driver_is_killed(tmp_path):
     storage = tmp_path / "exps"
     common = ["--storage", str(storage), "--no-dashboard", "--num-cpus", "2"]
