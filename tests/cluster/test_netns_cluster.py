@@ -41,6 +41,8 @@ def test_nodes_share_nothing_but_the_storage_folder(ray_cluster):
     assert head.run("ray get-auth-token").stdout.strip() == ray_cluster.token
 
 
+# slow to keep CI under 25 minutes (run with -m slow); measured in the closing note
+@pytest.mark.slow
 def test_a_sweep_runs_across_the_nodes_with_launch_address(ray_cluster, tmp_path):
     name, n = "across", 3
     seconds = run_launch(ray_cluster, "calibrate", name, "--num-samples", str(n),
@@ -57,6 +59,8 @@ def test_a_sweep_runs_across_the_nodes_with_launch_address(ray_cluster, tmp_path
     assert (df[df[S.IS_FINAL]][S.STATUS] == S.STATUS_COMPLETED).all()
 
 
+# slow to keep CI under 25 minutes (run with -m slow); measured in the closing note
+@pytest.mark.slow
 def test_a_node_without_the_token_is_refused_clearly(ray_cluster, tmp_path):
     stranger = ray_cluster.add_node("stranger")
     start = time.monotonic()
@@ -103,6 +107,8 @@ print(json.dumps({"host": socket.gethostname(), "sum": float(table.sum()),
 """
 
 
+# slow to keep CI under 25 minutes (run with -m slow); measured in the closing note
+@pytest.mark.slow
 def test_two_nodes_racing_for_one_artifact_build_it_once(ray_cluster, tmp_path):
     store = ray_cluster.shared / "race-artifacts"
     procs = []

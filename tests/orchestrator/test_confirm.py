@@ -62,6 +62,8 @@ def test_confirm_front_then_resume_and_report(ray_local, tmp_path, capsys):
     assert table.loc[0, "seeds"] == 2
 
 
+# slow to keep CI under 25 minutes (run with -m slow); measured in the closing note
+@pytest.mark.slow
 def test_confirm_a_model_trial_on_the_full_split(ray_local, tmp_path, capsys):
     storage = tmp_path / "exps"
     assert main(["launch", "--space", "dense_sst2", "--profile", "smoke", "--num-samples", "1",
