@@ -59,13 +59,9 @@ def _native_libraries(cluster: NamespaceCluster) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"namespace cluster: {reason}")
-    with NamespaceCluster(workers=2) as c:
-        c.start_ray()
-        yield c
+def cluster(ray_cluster):
+    """conftest's 3-node cluster, under the name these tests use."""
+    return ray_cluster
 
 
 def _shared_artifacts_sweep(cluster, tmp_path, space: str, name: str,
